@@ -1,0 +1,181 @@
+/*
+ * mhook_patch and mhook_unpatch: the generic half of inline patching. A patch is prepared
+ * first (arch_prepare decodes, scans, relocates and picks the jump form; nothing is
+ * written, so every refusal leaves the process untouched), then installed: the trampoline
+ * is written, *original is published, the other threads are parked, the entry is
+ * overwritten, and the threads are released (moved out of the changed bytes). Calls are
+ * serialized by a spinlock built on an atomic flag and sched_yield, never on a function
+ * the user might be patching. Patch records live in a fixed table, never in malloc.
+ */
+#include <stdatomic.h>
+#include <sys/syscall.h>
+
+#include "mhook.h"
+#include "libmhook/internal.h"
+
+#define RECS_MAX 16384   /* a power of two: the table is open-addressed by target */
+
+struct patch_rec {
+	uintptr_t target;          /* 0: empty */
+	bool active;
+	uintptr_t entry;
+	size_t len;
+	uint8_t orig[MH_MAX_PATCH];
+	uint8_t code[MH_MAX_PATCH];
+	uintptr_t jump_to;
+	bool thumb;
+};
+
+int mh_pid, mh_tid;
+static struct patch_rec recs[RECS_MAX];
+static unsigned n_recs;
+static atomic_flag lock_flag = ATOMIC_FLAG_INIT;
+static atomic_int lock_owner;
+
+/* Returns false when this thread already holds the lock: a replacement that calls
+ * mhook_patch from inside a function libmhook uses would otherwise deadlock. */
+static bool lock(void)
+{
+	int me = mh_gettid();
+
+	if (atomic_load(&lock_owner) == me)
+		return false;
+	while (atomic_flag_test_and_set_explicit(&lock_flag, memory_order_acquire))
+		mh_yield();
+	atomic_store(&lock_owner, me);
+	mh_pid = (int)mh_sys(SYS_getpid, 0, 0, 0, 0, 0, 0);
+	mh_tid = me;
+	return true;
+}
+
+static void unlock(void)
+{
+	atomic_store(&lock_owner, 0);
+	atomic_flag_clear_explicit(&lock_flag, memory_order_release);
+}
+
+static struct patch_rec *rec_find(uintptr_t target, bool create)
+{
+	unsigned h = (unsigned)((target >> 2) * 2654435761u) & (RECS_MAX - 1);
+
+	for (unsigned i = 0; i < RECS_MAX; i++, h = (h + 1) & (RECS_MAX - 1)) {
+		if (recs[h].target == target)
+			return &recs[h];
+		if (!recs[h].target) {
+			if (!create || n_recs >= RECS_MAX - 1)
+				return NULL;
+			n_recs++;
+			recs[h].target = target;
+			return &recs[h];
+		}
+	}
+	return NULL;
+}
+
+/* Parks the other threads around one code write; move says how to fix their PCs. */
+static int write_parked(uintptr_t at, const uint8_t *bytes, size_t n, const struct mh_move *mv)
+{
+	int rc, missing;
+
+	missing = mh_park_all(mv);
+	rc = mh_write(at, bytes, n, true);
+	mh_release_all();
+	if (missing)
+		mh_debug("%d threads could not be parked for the write at %#lx", missing,
+			 (unsigned long)at);
+	return rc;
+}
+
+static int install(struct mh_plan *p, void **original)
+{
+	if (mh_pool_write(p->slot, p->slot_code, p->slot_len) < 0)
+		return MHOOK_E_PROTECT;
+	mh_debug_bytes("trampoline", p->slot, p->slot_code, p->slot_len);
+	/* Published before the patch goes live: the replacement may run at once. */
+	if (original)
+		__atomic_store_n(original, (void *)p->original, __ATOMIC_RELEASE);
+	if (write_parked(p->entry, p->code, p->len, &p->move) < 0)
+		return MHOOK_E_PROTECT;
+	mh_debug_bytes("patch", p->entry, p->code, p->len);
+	return 0;
+}
+
+int mhook_patch(void *target, const void *replacement, void **original)
+{
+	struct mh_plan plan = { .target = (uintptr_t)target, .repl = (uintptr_t)replacement };
+	struct patch_rec *r;
+	int rc;
+
+	if (!target || !replacement)
+		return MHOOK_E_INVAL;
+	if (!lock())
+		return MHOOK_E_INVAL;
+	r = rec_find(plan.target, true);
+	if (!r) {
+		rc = MHOOK_E_NOMEM;
+	} else if (r->active) {
+		rc = MHOOK_E_PATCHED;
+	} else if ((rc = arch_prepare(&plan)) < 0) {
+		mh_debug("refused %p: %s", target, plan.why);
+	} else if ((rc = install(&plan, original)) == 0) {
+		r->entry = plan.entry;
+		r->len = plan.len;
+		mh_copy(r->orig, plan.orig, plan.len);
+		mh_copy(r->code, plan.code, plan.len);
+		r->jump_to = plan.move.jump_to;
+		r->thumb = plan.thumb;
+		r->active = true;
+	}
+	unlock();
+	return rc;
+}
+
+int mhook_unpatch(void *target)
+{
+	struct patch_rec *r;
+	int rc = 0;
+
+	if (!target)
+		return MHOOK_E_INVAL;
+	if (!lock())
+		return MHOOK_E_INVAL;
+	r = rec_find((uintptr_t)target, false);
+	if (!r || !r->active) {
+		rc = MHOOK_E_NOT_PATCHED;
+	} else if (!mh_equal((const void *)r->entry, r->code, r->len)) {
+		rc = MHOOK_E_MODIFIED;
+	} else {
+		struct mh_move mv = {
+			.unpatch = true, .entry = r->entry, .len = r->len,
+			.jump_to = r->jump_to, .thumb = r->thumb,
+		};
+
+		if (write_parked(r->entry, r->orig, r->len, &mv) < 0) {
+			rc = MHOOK_E_PROTECT;
+		} else {
+			r->active = false;
+			mh_debug_bytes("unpatch", r->entry, r->orig, r->len);
+		}
+	}
+	unlock();
+	return rc;
+}
+
+const char *mhook_strerror(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case MHOOK_E_INVAL: return "invalid argument (or a call from inside a libmhook call)";
+	case MHOOK_E_TOO_SHORT: return "function too short to patch";
+	case MHOOK_E_BRANCH_INTO: return "a branch in the function targets the patched bytes";
+	case MHOOK_E_UNRELOCATABLE: return "an instruction in the patched bytes cannot be relocated";
+	case MHOOK_E_PATCHED: return "function already patched";
+	case MHOOK_E_NOT_PATCHED: return "function not patched";
+	case MHOOK_E_NOMEM: return "no trampoline memory within reach, or patch table full";
+	case MHOOK_E_PROTECT: return "could not make the memory writable";
+	case MHOOK_E_NOT_FOUND: return "module or imported symbol not found";
+	case MHOOK_E_MODIFIED: return "patch bytes were changed by someone else";
+	case MHOOK_E_DECODE: return "instructions do not decode";
+	default: return "unknown mhook error";
+	}
+}

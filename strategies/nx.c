@@ -1,0 +1,641 @@
+/*
+ * nx: each page that holds a hooked entry is made non-executable with an mprotect
+ * injected into the target. Any thread that then executes there takes a SIGSEGV
+ * (SEGV_ACCERR at its PC), which stops it for us: at a hooked entry it is a call, anywhere
+ * else on the page a collateral stop (the cost of page granularity, counted per hook).
+ * Either way the code runs out of line from the code cache (nx_cache.c), so the page
+ * never becomes executable while hooked and no thread can slip through unhooked. This
+ * file owns the pages: probing that protections can be taken away and given back,
+ * guarding and restoring them, noticing the target changing or unmapping them (tick), and
+ * the faults; on detach it moves threads out of the cache and back to original code.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+
+#include "handlers/report.h"
+#include "strategies/nx.h"
+#include "strategies/strategy.h"
+#include "tracer/loop.h"
+#include "tracer/mem.h"
+
+/* personality(2) flag under which PROT_READ implies PROT_EXEC: no page can be guarded. */
+#define NX_READ_IMPLIES_EXEC 0x0400000
+/* Steps allowed to reach an instruction boundary when moving a thread out of the cache. */
+#define NX_MAX_EVACUATE_STEPS 64
+
+/* Marks a hook as prepared by nx; everything else lives in the session-wide state. */
+struct nx_hook {
+	uint64_t page;
+};
+
+/* mhookd traces one process per session; the state is keyed by its session. */
+static struct nx_state *g_nx;
+
+static void free_state(void)
+{
+	if (!g_nx)
+		return;
+	nx_cache_free(g_nx);
+	free(g_nx->pages);
+	free(g_nx);
+	g_nx = NULL;
+}
+
+/* Forgets every page and translation, keeping the allocation. */
+static void reset_state(struct nx_state *st)
+{
+	nx_cache_free(st);
+	st->npages = 0;
+	st->nsegv_tids = 0;
+	st->segv_act_valid = false;
+}
+
+/* The state of session s, or NULL. An exec (followed with -F) forgets the session's
+ * scratch pages: the pages and translations then describe memory that is gone. */
+static struct nx_state *current(struct session *s)
+{
+	if (!g_nx || g_nx->s != s)
+		return NULL;
+	if (g_nx->npages && !s->nscratch)
+		reset_state(g_nx);
+	return g_nx;
+}
+
+static struct nx_state *state(struct session *s)
+{
+	if (current(s))
+		return g_nx;
+	if (!g_nx) {
+		g_nx = calloc(1, sizeof(*g_nx));
+		if (!g_nx)
+			abort();
+		atexit(free_state);
+	} else {
+		reset_state(g_nx);
+	}
+	g_nx->s = s;
+	return g_nx;
+}
+
+/* ---- pages ----------------------------------------------------------------------------- */
+
+int nx_page_of(const struct nx_state *st, uint64_t addr)
+{
+	uint64_t page = addr & ~(NX_PAGE - 1);
+
+	for (int i = 0; i < st->npages; i++)
+		if (st->pages[i].addr == page)
+			return i;
+	return -1;
+}
+
+bool nx_guarded(const struct nx_state *st, uint64_t addr)
+{
+	int pi = nx_page_of(st, addr);
+
+	return pi >= 0 && st->pages[pi].guarded;
+}
+
+bool nx_hooked_entry(const struct nx_state *st, uint64_t addr)
+{
+	struct hook *h = session_hook_at(st->s, addr);
+
+	return h && h->armed;
+}
+
+bool nx_hides_exec(pid_t pid, uint64_t start, uint64_t end)
+{
+	if (!g_nx || g_nx->s->pid != pid)
+		return false;
+	for (int i = 0; i < g_nx->npages; i++)
+		if (g_nx->pages[i].guarded && g_nx->pages[i].addr >= start &&
+		    g_nx->pages[i].addr < end)
+			return true;
+	return false;
+}
+
+/* One line of /proc/PID/maps. */
+struct nx_map {
+	uint64_t start, end;
+	int prot;
+	unsigned long long dev_major, dev_minor, inode, offset;
+};
+
+/* The mapping holding addr: 0, -ENOENT when nothing is mapped there, -ESRCH when the
+ * process has no memory left. */
+static int mapping_at(pid_t pid, uint64_t addr, struct nx_map *m)
+{
+	char path[64], line[512];
+	FILE *f;
+	int rc = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	int lines = 0;
+	while (rc && fgets(line, sizeof(line), f)) {
+		unsigned long long a, b, off, maj, min, ino;
+		char perms[8];
+		lines++;
+		if (sscanf(line, "%llx-%llx %7s %llx %llx:%llx %llu", &a, &b, perms, &off, &maj,
+			   &min, &ino) != 7 || addr < a || addr >= b)
+			continue;
+		m->start = a;
+		m->end = b;
+		m->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+			  (perms[2] == 'x' ? PROT_EXEC : 0);
+		m->dev_major = maj;
+		m->dev_minor = min;
+		m->inode = ino;
+		m->offset = off + ((addr & ~(NX_PAGE - 1)) - a);
+		rc = 0;
+	}
+	fclose(f);
+	/* No mapping at all: the process is exiting (its memory is being torn down). */
+	return rc && !lines ? -ESRCH : rc;
+}
+
+static bool same_mapping(const struct nx_page *pg, const struct nx_map *m)
+{
+	return m->dev_major == pg->dev_major && m->dev_minor == pg->dev_minor &&
+	       m->inode == pg->inode && m->offset == pg->offset;
+}
+
+static long remote_mprotect(struct session *s, struct thread *t, uint64_t addr, int prot)
+{
+	if (!t)
+		t = session_any_stopped(s);
+	if (!t)
+		return -ESRCH;
+	return remote_syscall(s, t, SYS_mprotect, (long)addr, (long)NX_PAGE, prot, 0, 0, 0);
+}
+
+/* A hook on page pi that is still armed, to charge collateral stops to, or -1. */
+static int pick_owner(const struct nx_state *st, int pi)
+{
+	const struct session *s = st->s;
+
+	for (int i = 0; i < s->nhooks; i++)
+		if (s->hooks[i].armed && s->hooks[i].priv &&
+		    (s->hooks[i].addr & ~(NX_PAGE - 1)) == st->pages[pi].addr)
+			return i;
+	return -1;
+}
+
+/* Gives page pi its protection back (through stopped thread t, or any) and disarms every
+ * hook on it, saying why. */
+static void drop_page(struct nx_state *st, struct thread *t, int pi, bool unmapped,
+		      const char *why)
+{
+	struct session *s = st->s;
+	struct nx_page *pg = &st->pages[pi];
+
+	if (pg->guarded && !unmapped)
+		remote_mprotect(s, t, pg->addr, pg->prot);
+	pg->guarded = false;
+	nx_cache_forget_page(st, pi);
+	for (int i = 0; i < s->nhooks; i++) {
+		struct hook *h = &s->hooks[i];
+		if (h->armed && (h->addr & ~(NX_PAGE - 1)) == pg->addr) {
+			h->armed = false;
+			report_error(s->report, "nx: hook on %s at 0x%" PRIx64 " dropped: %s",
+				     h->func, h->addr, why);
+		}
+	}
+}
+
+/* ---- probe, prepare, install, remove ---------------------------------------------------- */
+
+static int nx_probe(struct session *s, char *err, size_t errlen)
+{
+	char path[64];
+	unsigned long pers = 0;
+	struct thread *t = session_any_stopped(s);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/personality", (int)s->pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%lx", &pers) != 1)
+			pers = 0;
+		fclose(f);
+	}
+	if (pers & NX_READ_IMPLIES_EXEC) {
+		snprintf(err, errlen, "pid %d runs with READ_IMPLIES_EXEC (personality 0x%lx): "
+			 "readable pages stay executable, so none can be guarded", (int)s->pid, pers);
+		return -ENOTSUP;
+	}
+	if (!t) {
+		snprintf(err, errlen, "no stopped thread to probe mprotect with");
+		return -ESRCH;
+	}
+	/* Take PROT_EXEC away from a page of our own and give it back: PR_SET_MDWE's
+	 * refuse-exec-gain (or a security module) forbids the second step, and then every
+	 * guarded page would stay non-executable after detach. */
+	long page = remote_syscall(s, t, SYS_mmap, 0, (long)NX_PAGE, PROT_READ | PROT_EXEC,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page < 0 && page > -4096) {
+		snprintf(err, errlen, "cannot map a probe page in pid %d: %s", (int)s->pid,
+			 strerror((int)-page));
+		return (int)page;
+	}
+	long r1 = remote_syscall(s, t, SYS_mprotect, page, (long)NX_PAGE, PROT_READ, 0, 0, 0);
+	long r2 = r1 < 0 ? r1 : remote_syscall(s, t, SYS_mprotect, page, (long)NX_PAGE,
+					       PROT_READ | PROT_EXEC, 0, 0, 0);
+	remote_syscall(s, t, SYS_munmap, page, (long)NX_PAGE, 0, 0, 0, 0);
+	if (r1 < 0 || r2 < 0) {
+		snprintf(err, errlen, "pid %d cannot %s PROT_EXEC with mprotect (%s)%s",
+			 (int)s->pid, r1 < 0 ? "drop" : "regain", strerror((int)-(r1 < 0 ? r1 : r2)),
+			 r1 < 0 ? "" : ": PR_SET_MDWE refuse-exec-gain is set");
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* An address spec must be an instruction boundary of its function, or it would never
+ * fault: decode linearly from the function's start and see that we land on it. */
+static int check_boundary(struct session *s, struct hook *h, char *err, size_t errlen)
+{
+	uint64_t off = h->addr - h->func_start, pos = 0;
+	uint8_t *code;
+
+	if (!h->func_start || h->func_start == h->addr || off > 1 << 20)
+		return 0;
+	code = malloc(off + 16);
+	if (!code)
+		return -ENOMEM;
+	if (mem_read(s->pid, h->func_start, code, off + 16) == 0) {
+		while (pos < off) {
+			int len = reloc_x86_64_insn_len(code + pos, off + 16 - pos);
+			if (len <= 0)
+				break;
+			pos += (uint64_t)len;
+		}
+	} else {
+		pos = off; /* cannot check: trust the user's address */
+	}
+	free(code);
+	if (pos == off)
+		return 0;
+	snprintf(err, errlen, "0x%" PRIx64 " is not an instruction boundary in %s (decoding "
+		 "from its start at 0x%" PRIx64 " does not land on it)", h->addr, h->lib,
+		 h->func_start);
+	return -EINVAL;
+}
+
+static int nx_prepare(struct session *s, struct hook *h, char *err, size_t errlen)
+{
+	struct nx_state *st = state(s);
+	uint64_t page = h->addr & ~(NX_PAGE - 1);
+	struct nx_map m;
+	int pi = nx_page_of(st, page);
+	int rc = mapping_at(s->pid, h->addr, &m);
+
+	if (rc < 0) {
+		snprintf(err, errlen, "0x%" PRIx64 " is not mapped in pid %d", h->addr, (int)s->pid);
+		return -EFAULT;
+	}
+	rc = check_boundary(s, h, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (!(m.prot & PROT_EXEC) && !(pi >= 0 && st->pages[pi].guarded)) {
+		snprintf(err, errlen, "0x%" PRIx64 " is not in executable memory", h->addr);
+		return -EINVAL;
+	}
+	if (s->syscall_insn && (s->syscall_insn & ~(NX_PAGE - 1)) == page) {
+		snprintf(err, errlen, "the page of 0x%" PRIx64 " holds the syscall instruction "
+			 "mhookd injects syscalls through", h->addr);
+		return -EBUSY;
+	}
+	if (s->rdebug.armed && (s->rdebug.addr & ~(NX_PAGE - 1)) == page) {
+		snprintf(err, errlen, "the page of 0x%" PRIx64 " holds the dynamic linker's "
+			 "rendezvous breakpoint, which cannot run out of line", h->addr);
+		return -EBUSY;
+	}
+	if (pi < 0) {
+		if (st->npages == st->cap_pages) {
+			int ncap = st->cap_pages ? st->cap_pages * 2 : 8;
+			struct nx_page *p = realloc(st->pages, (size_t)ncap * sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			st->pages = p;
+			st->cap_pages = ncap;
+		}
+		pi = st->npages++;
+		memset(&st->pages[pi], 0, sizeof(st->pages[pi]));
+		st->pages[pi].addr = page;
+		st->pages[pi].owner = -1;
+	}
+	struct nx_page *pg = &st->pages[pi];
+	/* An executable mapping there is not (or no longer) guarded: a library unloaded and
+	 * loaded again, whose hooks were dropped without a remove. */
+	if (pg->guarded && ((m.prot & PROT_EXEC) || !same_mapping(pg, &m))) {
+		pg->guarded = false;
+		nx_cache_forget_page(st, pi);
+	}
+	if (!pg->guarded) {
+		pg->prot = m.prot;
+		pg->dev_major = m.dev_major;
+		pg->dev_minor = m.dev_minor;
+		pg->inode = m.inode;
+		pg->offset = m.offset;
+	}
+	/* Cache space now, while every thread is stopped (a fault may need more later). */
+	if (!pg->chunk) {
+		pg->chunk_size = 32 * 1024;
+		pg->chunk = scratch_alloc(s, page, pg->chunk_size, err, errlen);
+		if (!pg->chunk)
+			return -ENOMEM;
+	}
+	/* The entry must run out of line, or its first call could not make progress:
+	 * refuse now what the relocator refuses. */
+	rc = nx_cache_check(st, h->addr, err, errlen);
+	if (rc < 0)
+		return rc;
+	struct nx_hook *nh = calloc(1, sizeof(*nh));
+	if (!nh)
+		return -ENOMEM;
+	nh->page = page;
+	h->priv = nh;
+	return 0;
+}
+
+static int nx_install(struct session *s, struct hook *h)
+{
+	struct nx_state *st = state(s);
+	int pi = nx_page_of(st, h->addr);
+
+	if (h->armed)
+		return 0;
+	if (pi < 0)
+		return -EINVAL;
+	struct nx_page *pg = &st->pages[pi];
+	if (!pg->guarded) {
+		long r = remote_mprotect(s, NULL, pg->addr, pg->prot & ~PROT_EXEC);
+		if (r < 0)
+			return (int)r;
+		pg->guarded = true;
+		/* Code may have changed since an earlier guard: translate afresh. */
+		nx_cache_forget_page(st, pi);
+	}
+	h->armed = true;
+	if (pg->owner < 0 || pg->owner >= s->nhooks || !s->hooks[pg->owner].armed)
+		pg->owner = (int)(h - s->hooks);
+	return 0;
+}
+
+static int nx_remove(struct session *s, struct hook *h)
+{
+	struct nx_state *st = state(s);
+	int pi = nx_page_of(st, h->addr);
+	struct nx_map m;
+
+	if (!h->armed)
+		return 0;
+	h->armed = false;
+	if (pi < 0)
+		return 0;
+	struct nx_page *pg = &st->pages[pi];
+	pg->owner = pick_owner(st, pi);
+	if (pg->owner >= 0 || !pg->guarded)
+		return 0;
+	pg->guarded = false;
+	nx_cache_forget_page(st, pi);
+	/* Only if the mapping is still the one we guarded, and still as we left it. */
+	if (mapping_at(s->pid, pg->addr, &m) < 0 || !same_mapping(pg, &m) ||
+	    m.prot != (pg->prot & ~PROT_EXEC))
+		return 0;
+	long r = remote_mprotect(s, NULL, pg->addr, pg->prot);
+	return r < 0 ? (int)r : 0;
+}
+
+/* ---- faults ------------------------------------------------------------------------------ */
+
+/* Counts a fault at pc on page pi: a call when pc is a hooked entry (or was, for a fault
+ * still pending when its page was given back), else a collateral stop. */
+static void count_fault(struct nx_state *st, struct thread *t, int pi, struct arch_regs *regs)
+{
+	struct session *s = st->s;
+	struct nx_page *pg = &st->pages[pi];
+	struct hook *h = session_hook_at(s, arch_pc(regs));
+
+	if (h && h->priv && (h->armed || !pg->guarded)) {
+		if (!t->shadow)
+			report_call(s->report, s, t->tid, h, regs);
+		else if (s->follow)
+			report_call_as(s->report, s, t->tgid, t->tid, h, regs);
+		else
+			h->shadow_calls++;
+		return;
+	}
+	if (pg->owner >= 0 && pg->owner < s->nhooks)
+		s->hooks[pg->owner].collateral++;
+}
+
+static int nx_on_signal(struct session *s, struct thread *t, int sig, struct arch_regs *regs)
+{
+	struct nx_state *st = current(s);
+	uint64_t pc = arch_pc(regs), orig;
+	char err[512];
+	siginfo_t si;
+
+	if (mem_debug_enabled())
+		fprintf(stderr, "mhook-debug: nx: signal %d in tid %d at 0x%" PRIx64 "\n", sig,
+			(int)t->tid, pc);
+	if (sig != SIGSEGV || !st)
+		return 0;
+	/* Ours is an instruction fetch from a guarded page: SEGV_ACCERR at the PC itself, or
+	 * at the start of the page when the instruction at the PC straddles into it. */
+	int pi = nx_page_of(st, pc);
+	if (pi < 0)
+		pi = nx_page_of(st, pc + 15);
+	if (pi < 0) {
+		/* The target's own fault in translated code: its handler sees the original
+		 * address (and returns there, to be translated again). */
+		if (nx_cache_owns(st, pc, &orig) && orig) {
+			arch_set_pc(regs, orig);
+			arch_set_regs(t->tid, regs);
+		}
+		nx_note_target_segv(st, t, regs);
+		return 0;
+	}
+	/* The hot path skips PTRACE_GETSIGINFO: no instruction can run on a page we guard,
+	 * so a SIGSEGV with the PC on one is our fault, unless it was sent with kill() while
+	 * the PC sat there, which only a thread that has not run since we guarded the page
+	 * can do (then it is taken for our fault, and lost). Everything else is checked. */
+	bool direct = st->pages[pi].guarded && nx_page_of(st, pc) == pi;
+	if (!direct && ptrace(PTRACE_GETSIGINFO, t->tid, NULL, &si) < 0)
+		return 0;
+	uint64_t fault = direct ? pc : (uint64_t)(uintptr_t)si.si_addr;
+	if ((!direct && si.si_code != SEGV_ACCERR) ||
+	    (fault != pc && !(fault == st->pages[pi].addr && pc < fault && fault - pc < 16))) {
+		nx_note_target_segv(st, t, regs); /* a data fault, or a kill(): the target's */
+		return 0;
+	}
+	if (st->nsegv_tids)
+		nx_check_segv_handler(st, t);
+	if (!st->pages[pi].guarded) {
+		/* Given back since: a fault taken before that runs in place now. If the page
+		 * is still not executable, it is the target's own doing, and its fault. */
+		struct nx_map m;
+		if (mapping_at(s->pid, st->pages[pi].addr, &m) < 0 || !(m.prot & PROT_EXEC))
+			return 0;
+		count_fault(st, t, pi, regs);
+		return 1;
+	}
+	count_fault(st, t, pi, regs);
+	uint64_t copy = nx_cache_enter(st, t, pc, err, sizeof(err));
+	if (!copy) {
+		/* No way forward without exec permission: give the page back. */
+		drop_page(st, t, pi, false, err);
+		return 1;
+	}
+	if (arch_poke_pc(t->tid, copy) < 0)
+		t->exiting = true;
+	return 1;
+}
+
+/* The target's own int3 in translated code: its handler sees the original address. */
+static struct hook *nx_on_trap(struct session *s, struct thread *t, struct arch_regs *regs,
+			       uint64_t *resume_pc)
+{
+	uint64_t orig;
+
+	(void)resume_pc;
+	if (current(s) && nx_cache_owns(g_nx, arch_pc(regs), &orig) && orig) {
+		arch_set_pc(regs, orig);
+		arch_set_regs(t->tid, regs);
+	}
+	return NULL;
+}
+
+/* ---- detach, fork children, the target's own mprotect -------------------------------------- */
+
+static int nx_evacuate(struct session *s, struct thread *t)
+{
+	struct nx_state *st = current(s);
+	pid_t tid = t->tid;
+
+	if (!st)
+		return 0;
+	nx_drain_fault(s, t);
+	for (int step = 0; step <= NX_MAX_EVACUATE_STEPS; step++) {
+		struct arch_regs regs;
+		uint64_t orig;
+		t = session_thread(s, tid);
+		if (!t || t->state != THREAD_STOPPED || arch_get_regs(tid, &regs) < 0)
+			return 0;
+		if (!nx_cache_owns(st, arch_pc(&regs), &orig))
+			return 0;
+		if (orig) {
+			arch_set_pc(&regs, orig);
+			return arch_set_regs(tid, &regs);
+		}
+		/* Inside an expanded sequence (a relocated call's push): step to a boundary. */
+		if (loop_step(s, t) < 0)
+			return 0;
+	}
+	return -EBUSY;
+}
+
+/* A fork child inherits the non-executable pages and would die at its first fault once
+ * let go: give them back in the child, and move it out of the cache if it forked from
+ * translated code. */
+static int nx_clean_child(struct session *s, pid_t child)
+{
+	struct nx_state *st = current(s);
+	struct arch_regs regs;
+	uint64_t orig;
+
+	if (!st)
+		return 0;
+	for (int i = 0; i < st->npages; i++)
+		if (st->pages[i].guarded)
+			remote_syscall_pid(child, s->syscall_insn, SYS_mprotect,
+					   (long)st->pages[i].addr, (long)NX_PAGE,
+					   st->pages[i].prot, 0, 0, 0);
+	if (arch_get_regs(child, &regs) == 0 && nx_cache_owns(st, arch_pc(&regs), &orig) &&
+	    orig) {
+		arch_set_pc(&regs, orig);
+		arch_set_regs(child, &regs);
+	}
+	return 0;
+}
+
+/*
+ * The target may mprotect or unmap a guarded page itself. Checked here, every 100 ms:
+ * a page made executable again is guarded again (its new protection becomes the one we
+ * restore, and its translations are redone, as its code may have changed); a page that
+ * is gone, or now maps something else, loses its hooks with an error event.
+ */
+static void nx_tick(struct session *s)
+{
+	struct nx_state *st = current(s);
+	bool stopped = false;
+
+	for (int i = 0; st && i < st->npages && !s->gone; i++) {
+		struct nx_page *pg = &st->pages[i];
+		struct nx_map m;
+		if (!pg->guarded)
+			continue;
+		int rc = mapping_at(s->pid, pg->addr, &m);
+		if (pick_owner(st, i) < 0) {
+			/* Its hooks went with an unloaded object: forget the page. */
+			pg->guarded = false;
+			nx_cache_forget_page(st, i);
+			continue;
+		}
+		if (rc == -ENOENT || (rc == 0 && !same_mapping(pg, &m))) {
+			/* The kernel lets /proc/PID/maps be read while an exiting process
+			 * tears its mappings down, so a page can look gone when the process is
+			 * merely dying. Believe it only with every thread stopped: an exiting
+			 * process then has no stopped thread left. */
+			if (!stopped && session_stop_all(s) < 0)
+				return;
+			stopped = true;
+			if (s->gone || !session_any_stopped(s))
+				break;
+			rc = mapping_at(s->pid, pg->addr, &m);
+			if (rc == -ENOENT || (rc == 0 && !same_mapping(pg, &m))) {
+				drop_page(st, NULL, i, true, rc ? "the target unmapped its page"
+					  : "the target mapped something else over its page");
+				continue;
+			}
+		}
+		/* Still non-executable: ours, or the target's own choice; nothing to do. */
+		if (rc < 0 || !(m.prot & PROT_EXEC))
+			continue;
+		if (!stopped && session_stop_all(s) < 0)
+			return;
+		stopped = true;
+		pg->prot = m.prot;
+		nx_cache_forget_page(st, i);
+		if (remote_mprotect(s, NULL, pg->addr, pg->prot & ~PROT_EXEC) < 0)
+			drop_page(st, NULL, i, false, "cannot guard its page again after the target "
+				  "changed its protection");
+	}
+	if (stopped)
+		session_resume_all(s);
+}
+
+const struct strategy_ops nx_ops = {
+	.name = "nx",
+	.reports_collateral = true,
+	.probe = nx_probe,
+	.prepare = nx_prepare,
+	.install = nx_install,
+	.remove = nx_remove,
+	.on_trap = nx_on_trap,
+	.evacuate = nx_evacuate,
+	.clean_child = nx_clean_child,
+	.on_signal = nx_on_signal,
+	.tick = nx_tick,
+};

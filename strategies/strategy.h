@@ -1,0 +1,87 @@
+/*
+ * A hooking strategy is one constant struct strategy_ops. The tracer calls it in two
+ * phases, as funchook does: prepare does everything that can fail (reading and decoding
+ * the entry, building out-of-line code) and writes nothing the target executes; install
+ * only writes. All calls except on_trap happen with every thread of the target stopped.
+ */
+#ifndef MHOOK_STRATEGY_H
+#define MHOOK_STRATEGY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tracer/session.h"
+
+struct strategy_ops {
+	const char *name;
+	bool reports_collateral; /* summaries carry "collateral" (nx) */
+	size_t priv_size;        /* a hook's priv is a plain struct of this size, so a fork
+				  * child's session can copy it (-F); 0: not followed */
+
+	/* Can this strategy run in this session at all? 0 or a negative errno + err. */
+	int (*probe)(struct session *s, char *err, size_t errlen);
+
+	/* Decodes and relocates h's entry; allocates whatever it needs in the tracee, but
+	 * leaves the entry untouched. 0, or a negative errno with err filled in. */
+	int (*prepare)(struct session *s, struct hook *h, char *err, size_t errlen);
+
+	/* Arms a prepared hook. Idempotent: arming an armed hook does nothing. */
+	int (*install)(struct session *s, struct hook *h);
+
+	/* Disarms h, restoring exactly the original bytes, and only if what is there is
+	 * still ours. Idempotent. */
+	int (*remove)(struct session *s, struct hook *h);
+
+	/* A SIGTRAP signal-delivery-stop of t (not a step we asked for), regs already read.
+	 * If it is a hit of ours, returns the hook and sets *resume_pc to where t continues
+	 * (a hit is then one stop). Returns NULL when the trap is the target's own. */
+	struct hook *(*on_trap)(struct session *s, struct thread *t, struct arch_regs *regs,
+				uint64_t *resume_pc);
+
+	/* With hooks removed and t stopped: if t's PC is in strategy-owned code (an
+	 * out-of-line slot), move it to the equivalent original address. Returns 0, or
+	 * -EBUSY when t must stay where it is (the code must then stay mapped). */
+	int (*evacuate)(struct session *s, struct thread *t);
+
+	/* A forked child got a copy of our memory: remove our bytes from it. */
+	int (*clean_child)(struct session *s, pid_t child);
+
+	/* Optional. Per-thread state (debug registers): set up in a stopped thread before
+	 * it runs hooked code, whether found at attach or created later (its first stop),
+	 * and undone before it is detached. thread_init returns 0 or a negative errno. */
+	int (*thread_init)(struct session *s, struct thread *t);
+	void (*thread_fini)(struct session *s, struct thread *t);
+
+	/* Optional. A signal-delivery-stop of t with a signal other than SIGTRAP (nx: a
+	 * SIGSEGV on a guarded page). Returns 1 when it was ours and is handled (t's
+	 * registers are set; the signal is suppressed), 0 to deliver it to the target. */
+	int (*on_signal)(struct session *s, struct thread *t, int sig, struct arch_regs *regs);
+
+	/* Optional. Called from the stop loop now and then (at most every 100 ms of stops,
+	 * and when idle), for checks such as the target unmapping hooked code. All threads
+	 * are running; it may call session_stop_all itself. */
+	void (*tick)(struct session *s);
+};
+
+extern const struct strategy_ops swbp_ops;
+extern const struct strategy_ops hwbp_ops;
+extern const struct strategy_ops nx_ops;
+
+/* The tracer's own breakpoints (the dynamic linker's rendezvous) use swbp whatever the
+ * strategy. If t's SIGTRAP stop (regs read) is h's int3, returns true and sets *resume_pc
+ * to h's out-of-line slot. */
+bool swbp_internal_trap(struct session *s, struct thread *t, struct hook *h,
+			struct arch_regs *regs, uint64_t *resume_pc);
+
+/* nx: whether [start, end) in pid holds a page that nx made non-executable. Whoever
+ * reads /proc/PID/maps to find code (symbols.c) must still see it as code. */
+bool nx_hides_exec(pid_t pid, uint64_t start, uint64_t end);
+
+/* The strategy called name, or NULL. */
+const struct strategy_ops *strategy_find(const char *name);
+/* The known strategies' names, comma-separated, into buf. */
+void strategy_names(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,63 @@
+"""Children of a hooked process (fork, posix_spawn, system, vfork+exec) inherit the
+breakpoint bytes. They must run normally and exit with the right status, and the parent's
+count stays exact: the fork child is cleaned and detached before it runs (no -F yet), so
+its calls are not reported. Every strategy (hwbp: the kernel gives a new task no debug
+registers; nx: a fork child inherits the non-executable pages, which mhookd restores)."""
+
+import pytest
+
+import mh
+
+
+def forker(*args):
+    return [mh.target("forker")] + [str(a) for a in args]
+
+
+@pytest.mark.sanitize
+def test_fork(strategy, out):
+    n, m = 200, 150
+    plain = mh.run(forker("fork", n, m))
+    assert plain.returncode == 0
+    s = n * (n - 1) // 2 + sum(1000 + i for i in range(n))
+    assert plain.stdout == "child status=7\nparent fork_fn=%d sum=%d\n" % (2 * n, s)
+    r = mh.mhookd(["-s", strategy, "--json", "-o", out, "-f", "fork_fn", "--"]
+                  + forker("fork", n, m))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == plain.stdout
+    assert r.stderr == ""
+    ev = mh.read_events(out)
+    pid = mh.of(ev, "ready")[0]["pid"]
+    calls = mh.of(ev, "call")
+    assert [c["pid"] for c in calls] == [pid] * (2 * n), "calls from the child were reported"
+    assert [int(c["args"][0], 16) for c in calls] == list(range(n)) + [1000 + i for i in range(n)]
+    assert mh.counts(ev) == {"fork_fn": 2 * n}
+
+
+@pytest.mark.sanitize
+def test_spawn_system_vfork(strategy, out):
+    n = 200
+    plain = mh.run(forker("spawn", n))
+    assert plain.returncode == 0
+    s = n * (n - 1) // 2 + sum(1000 + i for i in range(n))
+    assert plain.stdout == ("child 3\nposix_spawn status=4\nsystem status=3\nchild 3\n"
+                            "vfork status=5\nparent fork_fn=%d sum=%d\n" % (2 * n, s))
+    r = mh.mhookd(["-s", strategy, "-c", "--json", "-o", out, "-f", "fork_fn", "--"]
+                  + forker("spawn", n))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == plain.stdout
+    assert r.stderr == ""
+    assert mh.counts(mh.read_events(out)) == {"fork_fn": 2 * n}
+
+
+def test_fork_hooked_libc(strategy, out):
+    """Also hook execve, which the posix_spawn, system() and vfork children call while
+    they still run in the parent's memory, so they hit the parent's breakpoint: they must
+    still exec and exit right, and the parent's count of fork_fn stays exact."""
+    n = 50
+    plain = mh.run(forker("spawn", n))
+    r = mh.mhookd(["-s", strategy, "-c", "--json", "-o", out, "-f", "fork_fn",
+                   "-f", "libc:execve", "--"] + forker("spawn", n))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == plain.stdout
+    c = mh.counts(mh.read_events(out))
+    assert c["fork_fn"] == 2 * n

@@ -1,0 +1,71 @@
+/*
+ * bench_target: the target of `make bench` (tools/bench.py) and `make compare`
+ * (tools/compare.py). `bench_target N` calls the hookable bench_fn N times in one thread and
+ * prints `loop_ns=<time of the loop>` and `sum=<sum>`. The loop is timed inside the process
+ * (CLOCK_MONOTONIC), so mhookd's start-up and symbol loading do not count: hooked minus
+ * unhooked loop time, divided by N, is the overhead per hooked call.
+ *
+ * `bench_target N THREADS` runs the same loop in the main thread and in THREADS-1 more
+ * threads at once (THREADS*N calls in all, N of them in the main thread); loop_ns is then
+ * the wall time from the start of the loops to the end of the last one. It shows which
+ * tracers see the calls of every thread.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+long bench_fn(long x);
+
+__attribute__((noinline, used))
+long bench_fn(long x)
+{
+	__asm__ volatile("" ::: "memory");
+	return x + 1;
+}
+
+static long (*volatile bench_fn_ptr)(long) = bench_fn;
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static long n;
+
+static void *loop(void *arg)
+{
+	long sum = 0;
+	for (long i = 0; i < n; i++)
+		sum += bench_fn_ptr(i);
+	*(long *)arg = sum;
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: bench_target N [THREADS]\n");
+		return 2;
+	}
+	n = atol(argv[1]);
+	long nthreads = argc == 3 ? atol(argv[2]) : 1;
+	if (nthreads < 1 || nthreads > 64)
+		return 2;
+	pthread_t t[64];
+	long sums[64] = { 0 }, sum = 0;
+	long long t0 = now_ns();
+	for (long k = 1; k < nthreads; k++)
+		if (pthread_create(&t[k], NULL, loop, &sums[k]))
+			return 3;
+	loop(&sums[0]);
+	for (long k = 1; k < nthreads; k++)
+		pthread_join(t[k], NULL);
+	long long t1 = now_ns();
+	for (long k = 0; k < nthreads; k++)
+		sum += sums[k];
+	printf("loop_ns=%lld\nsum=%ld\n", t1 - t0, sum);
+	return 0;
+}

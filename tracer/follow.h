@@ -1,0 +1,41 @@
+/*
+ * Following children (-F): one session per traced process. A fork child starts as a copy
+ * of its parent's session, because its memory is a copy too (our breakpoints and scratch
+ * pages included); it then lives on its own, and may exec into a program of its own. The
+ * stop loop's single waitpid serves every session, so each stop is routed here to the
+ * session of the thread that stopped.
+ */
+#ifndef MHOOK_FOLLOW_H
+#define MHOOK_FOLLOW_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "tracer/session.h"
+
+/* Registers the first (main) session; later ones are added by follow_fork. */
+void follow_init(struct session *main_session);
+
+/* The session that owns thread tid, or NULL. */
+struct session *follow_owner(pid_t tid);
+
+/* The session that a new, unknown tracee (its first stop) belongs to: the session of
+ * its process if it is a thread, else the session of the process that created it. */
+struct session *follow_parent_of(pid_t tid, struct session *fallback);
+
+/* A fork child of parent, with its own memory, stopped at its first stop: returns its
+ * new session (hooks as in the parent, already in its memory), or NULL when the strategy
+ * cannot be copied (then the caller cleans and detaches the child). */
+struct session *follow_fork(struct session *parent, pid_t child);
+
+/* Every session, for detach and summaries. */
+int follow_count(void);
+struct session *follow_at(int i);
+
+/* True when no traced thread is left in any session. */
+bool follow_all_gone(void);
+
+/* Frees the child sessions (not the main one). */
+void follow_free(void);
+
+#endif

@@ -1,0 +1,425 @@
+/*
+ * mhookd: the command line (contract 4.1) and the life of a session: get hold of the
+ * target, resolve every SPEC, prepare every hook (all that can fail), install them in one
+ * stop, report ready, run the stop loop, then detach and summarise. Exit status: 0 clean,
+ * 1 bad usage or SPEC, 2 cannot trace or hook; in launch mode the command's own status.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "handlers/report.h"
+#include "strategies/strategy.h"
+#include "tracer/attach.h"
+#include "tracer/follow.h"
+#include "tracer/hooks.h"
+#include "tracer/loop.h"
+#include "tracer/mem.h"
+#include "tracer/symbols.h"
+
+#define EXIT_USAGE 1
+#define EXIT_TRACE 2
+
+struct options {
+	pid_t pid;
+	char **cmd;
+	char **specs;
+	int nspecs;
+	const char *strategy;
+	const char *output;
+	const char *list;
+	bool json;
+	bool summary_only;
+	bool pending;
+	bool follow;
+	double duration;
+};
+
+static const char usage_text[] =
+	"Usage: mhookd [options] -p PID\n"
+	"       mhookd [options] -- CMD [ARG...]\n"
+	"Hook machine-code functions in a running process, or in a command it starts,\n"
+	"and report every call. The target's binaries are never changed.\n"
+	"\n"
+	"  -f, --func SPEC      function to hook; repeatable. SPEC is NAME, LIB:NAME,\n"
+	"                       0xADDR (absolute) or LIB:0xOFF (from LIB's load base),\n"
+	"                       optionally followed by +0xOFF. LIB is an object's basename,\n"
+	"                       or its basename up to a '.' or '-' (libc), or exe\n"
+	"  -s, --strategy S     how to hook:\n"
+	"                         swbp  int3 at the entry, the displaced instruction run\n"
+	"                               out of line: one stop per call (default)\n"
+	"                         hwbp  x86 debug registers: no write to the code, one\n"
+	"                               stop per call, at most 4 functions\n"
+	"                         nx    the page made non-executable: code byte-identical\n"
+	"                               even in memory; faults run from a code cache, with\n"
+	"                               collateral stops for the page's other code\n"
+	"  -o, --output FILE    where reports go; default stderr, \"-\" is stdout\n"
+	"      --json           one JSON object per line instead of text\n"
+	"  -c, --summary        no per-call reports, only the summaries at exit\n"
+	"      --duration SECS  detach by itself after SECS seconds\n"
+	"  -F, --follow         trace and hook children too (fork, vfork, posix_spawn),\n"
+	"                       and follow their execs; events carry each child's pid\n"
+	"      --pending        with -p: accept a SPEC that nothing loaded defines yet,\n"
+	"                       and hook it when a library that defines it is loaded\n"
+	"                       (always on with -- CMD)\n"
+	"  -l, --list GLOB      list the target's functions matching GLOB\n"
+	"                       (object, address, size, name), then exit\n"
+	"  -h, --help           show this help\n"
+	"\n"
+	"SIGINT or SIGTERM removes every hook, detaches and prints the summaries; the\n"
+	"target keeps running, its code byte-identical to before. In launch mode mhookd\n"
+	"then waits for the command and exits with its status.\n"
+	"Exit status: 0 clean run; 1 bad usage or SPEC; 2 the target cannot be traced or\n"
+	"a function cannot be hooked; with -- CMD, the command's status (128+N if signal N\n"
+	"killed it).\n"
+	"Environment: MHOOK_DEBUG=1 logs every write into the target to stderr.\n";
+
+static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "mhookd: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, " (see mhookd --help)\n");
+	va_end(ap);
+	exit(EXIT_USAGE);
+}
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_JSON = 256, OPT_DURATION, OPT_PENDING };
+	static const struct option longopts[] = {
+		{ "func", required_argument, NULL, 'f' },
+		{ "strategy", required_argument, NULL, 's' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "summary", no_argument, NULL, 'c' },
+		{ "duration", required_argument, NULL, OPT_DURATION },
+		{ "pending", no_argument, NULL, OPT_PENDING },
+		{ "follow", no_argument, NULL, 'F' },
+		{ "list", required_argument, NULL, 'l' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	char *end;
+
+	memset(o, 0, sizeof(*o));
+	o->strategy = "swbp";
+	o->specs = calloc((size_t)argc, sizeof(char *));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+f:s:o:cl:p:hF", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o->specs[o->nspecs++] = optarg;
+			break;
+		case 's':
+			o->strategy = optarg;
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case 'c':
+			o->summary_only = true;
+			break;
+		case OPT_PENDING:
+			o->pending = true;
+			break;
+		case 'F':
+			o->follow = true;
+			break;
+		case OPT_DURATION:
+			errno = 0;
+			o->duration = strtod(optarg, &end);
+			if (errno || *end || end == optarg || !(o->duration > 0) ||
+			    !isfinite(o->duration))
+				die_usage("--duration wants a positive number of seconds, not '%s'",
+					  optarg);
+			break;
+		case 'l':
+			o->list = optarg;
+			break;
+		case 'p': {
+			errno = 0;
+			long v = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || v <= 0 || v > 0x7fffffff)
+				die_usage("-p wants a process id, not '%s'", optarg);
+			o->pid = (pid_t)v;
+			break;
+		}
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		case '?':
+		default:
+			if (optopt)
+				fprintf(stderr, "mhookd: option -%c %s (see mhookd --help)\n", optopt,
+					strchr("fsolp", optopt) ? "needs an argument" : "is unknown");
+			else
+				fprintf(stderr, "mhookd: bad option '%s' (see mhookd --help)\n",
+					argv[optind - 1]);
+			exit(EXIT_USAGE);
+		}
+	}
+	if (optind < argc)
+		o->cmd = argv + optind;
+	if (o->pid && o->cmd)
+		die_usage("give either -p PID or a command, not both");
+	if (!o->pid && !o->cmd)
+		die_usage("nothing to trace: give -p PID or -- CMD");
+	if (!o->nspecs && !o->list)
+		die_usage("no function to hook: give -f SPEC");
+	if (!strategy_find(o->strategy)) {
+		char names[128];
+		strategy_names(names, sizeof(names));
+		die_usage("unknown strategy '%s' (available: %s)", o->strategy, names);
+	}
+}
+
+static FILE *open_output(const char *path)
+{
+	FILE *f;
+
+	if (!path)
+		return stderr;
+	if (!strcmp(path, "-"))
+		return stdout;
+	f = fopen(path, "we");
+	if (!f) {
+		fprintf(stderr, "mhookd: cannot open '%s': %s\n", path, strerror(errno));
+		exit(EXIT_USAGE);
+	}
+	return f;
+}
+
+static int list_functions(struct session *s, const char *glob)
+{
+	char err[1024];
+	struct image *img;
+
+	if (image_load(s->pid, mem_read_cb, (void *)(intptr_t)s->pid, &img, err,
+		       sizeof(err)) < 0) {
+		fprintf(stderr, "mhookd: cannot read the objects of pid %d: %s\n", (int)s->pid,
+			err);
+		return EXIT_TRACE;
+	}
+	int n = image_list(img, glob, stdout);
+	image_free(img);
+	fflush(stdout);
+	if (n == 0)
+		fprintf(stderr, "mhookd: no function matches '%s'\n", glob);
+	return 0;
+}
+
+static int status_to_exit(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 0;
+}
+
+/* Launch mode: we stay the command's parent after detaching and exit with its status,
+ * as the shell would have seen it without us. */
+static int wait_command(struct session *s)
+{
+	int status;
+
+	if (s->gone)
+		return status_to_exit(s->exit_status);
+	for (;;) {
+		pid_t r = waitpid(s->pid, &status, 0);
+		if (r == s->pid)
+			return status_to_exit(status);
+		if (r < 0 && errno != EINTR)
+			return 0;
+	}
+}
+
+static void kill_launched(struct session *s)
+{
+	if (!s->launched || s->gone)
+		return;
+	kill(s->pid, SIGKILL);
+	while (waitpid(-1, NULL, __WALL) > 0)
+		;
+	s->gone = true;
+}
+
+static void start_timer(double secs)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = (time_t)secs;
+	it.it_value.tv_usec = (suseconds_t)((secs - (double)(time_t)secs) * 1e6);
+	if (!it.it_value.tv_sec && !it.it_value.tv_usec)
+		it.it_value.tv_usec = 1;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void cleanup(struct session *s, struct spec *specs, struct options *o, FILE *out)
+{
+	if (out && out != stderr && out != stdout)
+		fclose(out);
+	for (int i = 0; i < o->nspecs; i++)
+		spec_free(&specs[i]);
+	free(specs);
+	free(o->specs);
+	session_free(s);
+}
+
+/* Stops here leave the target as it was: hooks removed, a launched command killed. */
+static int give_up(struct session *s, int rc)
+{
+	session_detach(s);
+	kill_launched(s);
+	return rc;
+}
+
+static int setup_specs(struct session *s, struct spec *specs, int n)
+{
+	s->specs = specs;
+	s->nspecs = n;
+	s->spec_hook = calloc((size_t)n + 1, sizeof(*s->spec_hook));
+	s->spec_why = calloc((size_t)n + 1, sizeof(*s->spec_why));
+	if (!s->spec_hook || !s->spec_why)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++)
+		s->spec_hook[i] = -1;
+	return 0;
+}
+
+/* Everything after option parsing; returns the exit status. */
+static int run(struct options *o, struct session *s, struct spec *specs)
+{
+	char err[1024];
+	int rc;
+
+	if (o->list && o->pid) {
+		/* Listing needs no ptrace stop: /proc and the ELF files are enough. */
+		s->pid = o->pid;
+		if (!proc_tgid(o->pid)) {
+			fprintf(stderr, "mhookd: no process with pid %d\n", (int)o->pid);
+			return EXIT_TRACE;
+		}
+		return list_functions(s, o->list);
+	}
+	if (setup_specs(s, specs, o->nspecs) < 0)
+		return EXIT_TRACE;
+
+	rc = o->pid ? attach_pid(s, o->pid, err, sizeof(err))
+		    : launch_cmd(s, o->cmd, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "mhookd: %s\n", err);
+		if (o->pid)
+			session_detach(s);
+		kill_launched(s);
+		return EXIT_TRACE;
+	}
+	if (o->list) {
+		/* A launched command is at its exec: run it to its entry, where its
+		 * libraries are loaded, to list them too. */
+		rc = launch_run_to_entry(s, err, sizeof(err)) < 0 ? EXIT_TRACE
+								  : list_functions(s, o->list);
+		kill_launched(s);
+		return rc;
+	}
+	if (s->ops->probe(s, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mhookd: strategy %s cannot run here: %s\n", s->ops->name, err);
+		return give_up(s, EXIT_TRACE);
+	}
+	/* Launch mode arms in stages: the executable now (at its exec), its libraries when
+	 * the dynamic linker has loaded them and before any constructor runs, IFUNCs at the
+	 * entry point if they were not bound before; ready follows the libraries. */
+	s->allow_pending = o->pending || s->launched;
+	s->follow = o->follow;
+	if (s->follow && !s->ops->priv_size) {
+		fprintf(stderr, "mhookd: -F is not supported with -s %s yet\n", s->ops->name);
+		return give_up(s, EXIT_USAGE);
+	}
+	s->ready_at_sync = s->launched;
+	s->armed = true;
+	rc = hooks_sync(s);
+	if (rc)
+		return give_up(s, rc);
+	if (s->launched) {
+		if (launch_run_to_entry(s, err, sizeof(err)) < 0) {
+			if (!s->fatal)
+				fprintf(stderr, "mhookd: %s\n", err);
+			return give_up(s, s->fatal ? s->fatal : EXIT_TRACE);
+		}
+		rc = hooks_sync(s);
+		if (rc)
+			return give_up(s, rc);
+	}
+	if (!s->ready_sent) {
+		report_ready(s->report, s);
+		s->ready_sent = true;
+	}
+	session_resume_all(s);
+	if (o->duration > 0)
+		start_timer(o->duration);
+
+	loop_run(s);
+	if (s->fatal)
+		return give_up(s, s->fatal);
+	for (int i = 0; i < follow_count(); i++)
+		session_detach(follow_at(i));
+	report_summary(s->report, s);
+	return s->launched ? wait_command(s) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static char outbuf[1 << 16];
+	struct options o;
+	struct session s;
+	struct report rep;
+	struct spec *specs;
+	char err[1024];
+	FILE *out;
+	int rc;
+
+	parse_options(argc, argv, &o);
+	specs = calloc((size_t)o.nspecs + 1, sizeof(*specs));
+	for (int i = 0; i < o.nspecs; i++) {
+		if (spec_parse(o.specs[i], &specs[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "mhookd: bad SPEC '%s': %s\n", o.specs[i], err);
+			memset(&s, 0, sizeof(s));
+			cleanup(&s, specs, &o, NULL);
+			return EXIT_USAGE;
+		}
+	}
+	out = open_output(o.output);
+	setvbuf(out, outbuf, _IOFBF, sizeof(outbuf));
+
+	memset(&s, 0, sizeof(s));
+	s.exit_status = -1;
+	s.ops = strategy_find(o.strategy);
+	report_init(&rep, out, o.json, o.summary_only);
+	s.report = &rep;
+	loop_install_signal_handlers();
+
+	follow_init(&s);
+	rc = run(&o, &s, specs);
+	fflush(out);
+	follow_free();
+	cleanup(&s, specs, &o, out);
+	return rc;
+}

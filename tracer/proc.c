@@ -1,0 +1,51 @@
+/*
+ * /proc readers (see proc.h). Each opens and parses a small text file; none is on the
+ * per-hit path.
+ */
+#include "tracer/proc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int proc_status_field(pid_t tid, const char *key, int base, uint64_t *value)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	int rc = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			*value = strtoull(line + klen + 1, NULL, base);
+			rc = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+char proc_thread_state(pid_t tgid, pid_t tid)
+{
+	char path[96], buf[256];
+	char state = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)tgid, (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f)) {
+		/* The name in parentheses may hold spaces: the state follows the last ')'. */
+		char *p = strrchr(buf, ')');
+		if (p && p[1] == ' ')
+			state = p[2];
+	}
+	fclose(f);
+	return state;
+}

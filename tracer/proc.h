@@ -1,0 +1,20 @@
+/*
+ * Small readers of /proc/PID/status and /proc/PID/task/TID/stat: who a thread belongs
+ * to, who traces it, its parent, its pending signals and its scheduler state.
+ */
+#ifndef MHOOK_PROC_H
+#define MHOOK_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The value of the field key ("Tgid", "TracerPid", "SigPnd", ...) in /proc/TID/status,
+ * parsed in base (10, or 16 for signal masks). Returns 0 and sets *value, or -1 when the
+ * thread or the field is not there. */
+int proc_status_field(pid_t tid, const char *key, int base, uint64_t *value);
+
+/* The state letter of a thread (R, S, t, Z, ...), 0 if it is gone. */
+char proc_thread_state(pid_t tgid, pid_t tid);
+
+#endif

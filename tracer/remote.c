@@ -1,0 +1,353 @@
+/*
+ * Code execution inside the tracee: injected system calls, and the scratch pages they map
+ * for out-of-line code. A syscall is injected by pointing a stopped thread at an existing
+ * syscall instruction (any two bytes 0f 05 in executable memory will do, since we jump to
+ * them directly) and single-stepping it, so no byte of the target is ever changed for it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "tracer/loop.h"
+#include "tracer/mem.h"
+#include "tracer/session.h"
+
+#define SCRATCH_SIZE (16 * 4096)
+/* rel32 reaches +-2 GiB; keep a margin for the size of the page itself. */
+#define SCRATCH_REACH ((int64_t)0x7fff0000)
+
+struct map_range {
+	uint64_t start, end;
+	char perms[5];
+	char name[256];
+};
+
+/* Calls fn for each line of /proc/PID/maps; stops early when fn returns nonzero. */
+static int maps_foreach(pid_t pid, int (*fn)(const struct map_range *m, void *ctx),
+			void *ctx)
+{
+	char path[64], line[512];
+	FILE *f;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (!rc && fgets(line, sizeof(line), f)) {
+		struct map_range m;
+		unsigned long long a, b;
+		int pos = 0;
+		memset(&m, 0, sizeof(m));
+		if (sscanf(line, "%llx-%llx %4s %*s %*s %*s %n", &a, &b, m.perms, &pos) < 3)
+			continue;
+		m.start = a;
+		m.end = b;
+		if (pos > 0) {
+			snprintf(m.name, sizeof(m.name), "%s", line + pos);
+			m.name[strcspn(m.name, "\n")] = 0;
+		}
+		rc = fn(&m, ctx);
+	}
+	fclose(f);
+	return rc;
+}
+
+struct syscall_search {
+	pid_t pid;
+	bool vdso_only;
+	uint64_t found;
+};
+
+static int search_syscall_insn(const struct map_range *m, void *ctx)
+{
+	struct syscall_search *ss = ctx;
+	uint8_t buf[8192];
+
+	if (m->perms[2] != 'x')
+		return 0;
+	if (ss->vdso_only != (strcmp(m->name, "[vdso]") == 0))
+		return 0;
+	for (uint64_t a = m->start; a < m->end; a += sizeof(buf) - 1) {
+		size_t n = m->end - a < sizeof(buf) ? m->end - a : sizeof(buf);
+		if (mem_read(ss->pid, a, buf, n) < 0)
+			break;
+		for (size_t i = 0; i + arch_syscall_len <= n; i++) {
+			if (!memcmp(buf + i, arch_syscall_insn, arch_syscall_len)) {
+				ss->found = a + i;
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+static uint64_t find_syscall_insn(struct session *s)
+{
+	struct syscall_search ss = { .pid = s->pid, .vdso_only = true };
+
+	if (s->syscall_insn)
+		return s->syscall_insn;
+	/* The vdso first: it is always there and never unmapped by the target. */
+	maps_foreach(s->pid, search_syscall_insn, &ss);
+	if (!ss.found) {
+		ss.vdso_only = false;
+		maps_foreach(s->pid, search_syscall_insn, &ss);
+	}
+	s->syscall_insn = ss.found;
+	return ss.found;
+}
+
+/* t is stopped at a clone/fork/vfork/exec event, inside that syscall. Let it finish the
+ * syscall and stop again (a queued PTRACE_INTERRUPT) before it runs any user code. */
+static int settle(struct session *s, struct thread *t)
+{
+	int status;
+
+	if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0 ||
+	    ptrace(PTRACE_CONT, t->tid, NULL, NULL) < 0)
+		return -ESRCH;
+	t->state = THREAD_RUNNING;
+	for (;;) {
+		pid_t r = waitpid(t->tid, &status, __WALL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != t->tid)
+			return -ESRCH;
+		/* Handled with hold, as any stop during a stop-all: it stays stopped, and an
+		 * event it reports on the way (a signal) is recorded for its resume. */
+		pid_t tid = t->tid;
+		loop_handle(s, tid, status, true);
+		t = session_thread(s, tid);
+		if (!t)
+			return -ESRCH;
+		if (!t->in_syscall_stop)
+			return 0;
+		if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0 ||
+		    ptrace(PTRACE_CONT, tid, NULL, NULL) < 0)
+			return -ESRCH;
+		t->state = THREAD_RUNNING;
+	}
+}
+
+long remote_syscall(struct session *s, struct thread *t, long nr, long a0, long a1, long a2,
+		    long a3, long a4, long a5)
+{
+	struct arch_regs saved, regs;
+	const long args[6] = { a0, a1, a2, a3, a4, a5 };
+	uint64_t insn = find_syscall_insn(s);
+	long ret;
+	int rc;
+
+	if (!insn)
+		return -ENOEXEC;
+	if (t->in_syscall_stop) {
+		pid_t tid = t->tid;
+		rc = settle(s, t);
+		if (rc < 0)
+			return rc;
+		t = session_thread(s, tid);
+	}
+	rc = arch_get_regs(t->tid, &saved);
+	if (rc < 0)
+		return rc;
+	regs = saved;
+	arch_prepare_syscall(&regs, insn, nr, args);
+	rc = arch_set_regs(t->tid, &regs);
+	if (rc < 0)
+		return rc;
+	bool listen = t->listen;
+	t->listen = false;
+	rc = loop_step(s, t);
+	if (rc < 0)
+		return rc;
+	rc = arch_get_regs(t->tid, &regs);
+	if (rc < 0)
+		return rc;
+	ret = arch_syscall_result(&regs);
+	if (mem_debug_enabled())
+		fprintf(stderr, "mhook-debug: syscall %ld in tid %d (pc 0x%llx, stopped at 0x%llx) "
+			"= %ld (0x%lx)\n", nr, (int)t->tid, (unsigned long long)arch_pc(&saved),
+			(unsigned long long)arch_pc(&regs), ret, (unsigned long)ret);
+	rc = arch_set_regs(t->tid, &saved);
+	t->listen = listen;
+	return rc < 0 ? rc : ret;
+}
+
+/* The same for a stopped process that is not one of the session's threads (a fork child
+ * at its first stop, which shares our layout, so the syscall instruction at insn is valid
+ * in it too). Signals that arrive meanwhile are sent again afterwards. */
+long remote_syscall_pid(pid_t tid, uint64_t insn, long nr, long a0, long a1, long a2,
+			long a3, long a4, long a5)
+{
+	struct arch_regs saved, regs;
+	const long args[6] = { a0, a1, a2, a3, a4, a5 };
+	uint64_t requeue = 0;
+	long ret;
+	int rc, status;
+
+	if (!insn)
+		return -ENOEXEC;
+	rc = arch_get_regs(tid, &saved);
+	if (rc < 0)
+		return rc;
+	regs = saved;
+	arch_prepare_syscall(&regs, insn, nr, args);
+	rc = arch_set_regs(tid, &regs);
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		if (ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0)
+			return -errno;
+		pid_t r = waitpid(tid, &status, __WALL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != tid || !WIFSTOPPED(status))
+			return -ESRCH;
+		if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0)
+			break;
+		if ((status >> 16) == 0)
+			requeue |= 1ULL << (WSTOPSIG(status) - 1);
+	}
+	rc = arch_get_regs(tid, &regs);
+	if (rc < 0)
+		return rc;
+	ret = arch_syscall_result(&regs);
+	rc = arch_set_regs(tid, &saved);
+	for (int sig = 1; sig <= 64; sig++)
+		if (requeue & (1ULL << (sig - 1)))
+			syscall(SYS_tgkill, proc_tgid(tid), tid, sig);
+	return rc < 0 ? rc : ret;
+}
+
+struct gap_search {
+	uint64_t near;
+	uint64_t prev_end;
+	uint64_t best;
+	uint64_t best_dist;
+};
+
+static uint64_t dist(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : b - a;
+}
+
+static void consider(struct gap_search *g, uint64_t cand)
+{
+	uint64_t d = dist(cand, g->near);
+
+	if (cand < 0x10000 || d + SCRATCH_SIZE > (uint64_t)SCRATCH_REACH)
+		return;
+	if (!g->best || d < g->best_dist) {
+		g->best = cand;
+		g->best_dist = d;
+	}
+}
+
+/* The free gap nearest to near: candidates are the two ends of each gap, leaving a guard
+ * page so that our page never extends a neighbour's mapping. */
+static int search_gap(const struct map_range *m, void *ctx)
+{
+	struct gap_search *g = ctx;
+	uint64_t lo = g->prev_end + 4096, hi = m->start - 4096;
+
+	if (m->start > g->prev_end && hi >= lo + SCRATCH_SIZE) {
+		consider(g, lo);
+		consider(g, hi - SCRATCH_SIZE);
+	}
+	g->prev_end = m->end;
+	return 0;
+}
+
+static struct scratch *scratch_map(struct session *s, uint64_t near, char *err,
+				   size_t errlen)
+{
+	struct gap_search g = { .near = near };
+	struct thread *t = session_any_stopped(s);
+	long addr;
+
+	if (!t) {
+		snprintf(err, errlen, "no stopped thread to map scratch code with");
+		return NULL;
+	}
+	maps_foreach(s->pid, search_gap, &g);
+	if (!g.best) {
+		snprintf(err, errlen, "no free address range within 2 GiB of 0x%" PRIx64
+			 " for out-of-line code", near);
+		return NULL;
+	}
+	addr = remote_syscall(s, t, SYS_mmap, (long)g.best, SCRATCH_SIZE,
+			      PROT_READ | PROT_EXEC,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (addr < 0 && addr > -4096) {
+		snprintf(err, errlen, "mmap of scratch code in pid %d failed: %s", (int)s->pid,
+			 strerror((int)-addr));
+		return NULL;
+	}
+	if (s->nscratch == s->cap_scratch) {
+		int ncap = s->cap_scratch ? s->cap_scratch * 2 : 4;
+		struct scratch *p = realloc(s->scratch, (size_t)ncap * sizeof(*p));
+		if (!p)
+			abort();
+		s->scratch = p;
+		s->cap_scratch = ncap;
+	}
+	struct scratch *sc = &s->scratch[s->nscratch++];
+	sc->addr = (uint64_t)addr;
+	sc->size = SCRATCH_SIZE;
+	sc->used = 0;
+	return sc;
+}
+
+uint64_t scratch_alloc(struct session *s, uint64_t near, uint64_t size, char *err,
+		       size_t errlen)
+{
+	size = (size + 15) & ~15ULL;
+	for (int i = 0; i < s->nscratch; i++) {
+		struct scratch *sc = &s->scratch[i];
+		uint64_t at = sc->addr + sc->used;
+		if (sc->used + size <= sc->size && dist(at, near) + size < (uint64_t)SCRATCH_REACH) {
+			sc->used += size;
+			return at;
+		}
+	}
+	struct scratch *sc = scratch_map(s, near, err, errlen);
+	if (!sc)
+		return 0;
+	sc->used = size;
+	return sc->addr;
+}
+
+int scratch_release(struct session *s)
+{
+	int kept = 0;
+
+	for (int i = 0; i < s->nscratch; i++) {
+		struct scratch *sc = &s->scratch[i];
+		/* Looked up each time: a thread may exit during the previous munmap. */
+		struct thread *t = session_any_stopped(s);
+		bool busy = false;
+		for (int j = 0; j < s->nthreads && !busy; j++) {
+			struct arch_regs regs;
+			if (s->threads[j].state != THREAD_STOPPED ||
+			    arch_get_regs(s->threads[j].tid, &regs) < 0)
+				continue;
+			uint64_t pc = arch_pc(&regs);
+			busy = pc >= sc->addr && pc < sc->addr + sc->size;
+		}
+		if (busy || !t ||
+		    remote_syscall(s, t, SYS_munmap, (long)sc->addr, (long)sc->size, 0, 0, 0,
+				   0) < 0) {
+			kept++;
+			continue;
+		}
+		sc->size = 0;
+	}
+	return kept;
+}

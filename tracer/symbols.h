@@ -1,0 +1,91 @@
+/*
+ * Symbols in a traced process: the SPEC syntax of the command line (contract 4.1), the
+ * objects loaded in the tracee (from /proc/PID/maps, in the dynamic linker's search order),
+ * and their functions (ELF .dynsym and .symtab through libelf). Resolution follows the
+ * dynamic linker: the executable first, then libraries in load order, default symbol
+ * versions only, no undefined symbols, and IFUNCs resolved to the implementation the
+ * target actually uses.
+ */
+#ifndef MHOOK_SYMBOLS_H
+#define MHOOK_SYMBOLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* A parsed SPEC: NAME, LIB:NAME, 0xADDR, LIB:0xOFF, each optionally followed by +0xOFF. */
+struct spec {
+	char *text;        /* the SPEC as given */
+	char *lib;         /* NULL when no LIB: part; "exe" means the main executable */
+	char *name;        /* symbol name, NULL for address forms */
+	uint64_t addr;     /* 0xADDR (absolute) or LIB:0xOFF (offset from the load base) */
+	bool is_addr;
+	uint64_t plus;     /* the +0xOFF suffix, 0 if none */
+};
+
+/* Parses text into *out (strings owned by out). Returns 0, or -EINVAL with a one-line
+ * reason in err. */
+int spec_parse(const char *text, struct spec *out, char *err, size_t errlen);
+void spec_free(struct spec *s);
+
+/* Whether the LIB part of a SPEC names an object with this basename: equal, or a prefix
+ * ending right before a '.' or '-' ("libc" matches libc.so.6, not libcap.so.2). */
+int lib_name_matches(const char *basename, const char *lib);
+
+/* Reads tracee memory; returns 0 or a negative errno. */
+typedef int (*mem_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
+
+struct image;  /* the objects loaded in one process */
+
+/*
+ * Loads the object list of pid: /proc/PID/maps plus each object's ELF file. read/ctx read
+ * tracee memory (used for the link map order and IFUNC slots); with read NULL the order
+ * is the executable then maps order, and IFUNCs cannot be resolved. Call it once the
+ * dynamic linker has relocated (at AT_ENTRY, or attached): only then do r_debug and the
+ * IFUNC slots hold their values. Returns 0 or a negative errno with err filled in.
+ */
+int image_load(pid_t pid, mem_read_fn read, void *ctx, struct image **out,
+	       char *err, size_t errlen);
+void image_free(struct image *img);
+
+struct resolved {
+	uint64_t addr;       /* absolute address in the tracee: where the hook goes */
+	uint64_t size;       /* symbol size, 0 if unknown */
+	uint64_t func_start; /* start of the enclosing function, for boundary checks; 0 if unknown */
+	char func[256];      /* the name reported in events: symbol name, or 0x... for addresses */
+	char lib[256];       /* basename of the object */
+	char path[512];      /* full path of the object */
+	bool ifunc;          /* NAME was an IFUNC; addr is the implementation in use */
+	char shared_with[256]; /* IFUNCs whose implementation is the same code, comma-separated */
+};
+
+/*
+ * Resolves spec in img. Returns 0, -EINVAL for a spec that is bad for this image (an
+ * ambiguous LIB, listing the matches; an address outside LIB or not executable; +OFF past
+ * the end of the function), -ENOENT for an unknown object or function (with close names
+ * suggested in err) or an unmapped address, -ENOTSUP for an IFUNC whose implementation
+ * the tracee has not bound yet, or another negative errno. A LIB containing '/' must equal
+ * an object's full path; an exact basename match wins over prefix matches.
+ */
+int image_resolve(struct image *img, const struct spec *spec, struct resolved *out,
+		  char *err, size_t errlen);
+
+/* Prints every defined function matching the glob, one per line: object, address, size,
+ * name. Returns the number printed. */
+int image_list(struct image *img, const char *glob, FILE *out);
+
+/* Whether some loaded object matches lib (as a SPEC's LIB: part would). */
+bool image_has_lib(struct image *img, const char *lib);
+
+/* The address of the dynamic linker's struct r_debug (the executable's DT_DEBUG), which
+ * it fills in before its first notification. Returns 0 or -ENOENT. */
+int image_r_debug(struct image *img, uint64_t *addr);
+
+/* Finds the object containing addr; fills lib/path, and func_start/size when a function
+ * symbol encloses addr. An anonymous mapping is -ENOENT, a named one ([vdso]) gives its
+ * name as lib and path. Returns 0 or -ENOENT. */
+int image_lookup_addr(struct image *img, uint64_t addr, struct resolved *out);
+
+#endif
