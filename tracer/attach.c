@@ -185,19 +185,43 @@ int launch_run_to_entry(struct session *s, char *err, size_t errlen)
 	}
 }
 
+/* The descriptors mhookd inherited without close-on-exec: a command started directly
+ * would inherit them (a `3>log` from the shell), so the launched one does too. */
+static int *inherited_fds;
+static int ninherited_fds;
+
+void launch_note_inherited_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name), flags;
+		if (fd <= 2 || fd == dirfd(d) || (flags = fcntl(fd, F_GETFD)) < 0 ||
+		    (flags & FD_CLOEXEC))
+			continue;
+		int *p = realloc(inherited_fds, (size_t)(ninherited_fds + 1) * sizeof(*p));
+		if (!p)
+			break;
+		inherited_fds = p;
+		inherited_fds[ninherited_fds++] = fd;
+	}
+	closedir(d);
+}
+
 static void child_exec(char **argv, int sync_fd, int err_fd)
 {
-	sigset_t none;
 	char c;
 
-	/* The command must inherit nothing of ours: no descriptor beyond 0-2 (ours are
-	 * O_CLOEXEC, and this catches any that are not), no blocked or ignored signal. */
+	/* The command sees what it would see started directly: the descriptors and signal
+	 * state mhookd inherited, none of mhookd's own. Ours are O_CLOEXEC; marking every
+	 * other one too also catches any a library opened without it. */
 	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
+	for (int i = 0; i < ninherited_fds; i++)
+		fcntl(inherited_fds[i], F_SETFD, 0);
+	loop_restore_inherited_signals();
 	if (read(sync_fd, &c, 1) != 1)
 		_exit(127);
 	execvp(argv[0], argv);

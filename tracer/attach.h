@@ -15,6 +15,10 @@
  * such process, -EPERM not permitted or already traced. */
 int attach_pid(struct session *s, pid_t pid, char *err, size_t errlen);
 
+/* Notes the descriptors mhookd was started with (not close-on-exec), before it opens any
+ * of its own: a launched command inherits those, as it would without mhookd. */
+void launch_note_inherited_fds(void);
+
 /* Starts argv under ptrace (PTRACE_SEIZE, PTRACE_O_EXITKILL) with none of our file
  * descriptors or signal state. On success the process is stopped at its exec, where only
  * the executable and the dynamic linker are mapped. Returns 0, or a negative errno with

@@ -39,8 +39,14 @@ static volatile sig_atomic_t tick_due;
  */
 static sigset_t loop_signals;
 
+/* What mhookd was started with, for a launched command to start with the same. */
+static sigset_t inherited_mask;
+static struct sigaction inherited_sigpipe;
+
 void loop_install_signal_handlers(void)
 {
+	sigprocmask(SIG_SETMASK, NULL, &inherited_mask);
+	sigaction(SIGPIPE, NULL, &inherited_sigpipe);
 	sigemptyset(&loop_signals);
 	sigaddset(&loop_signals, SIGCHLD);
 	sigaddset(&loop_signals, SIGINT);
@@ -52,6 +58,12 @@ void loop_install_signal_handlers(void)
 	/* A closed report pipe must end the session cleanly, not kill mhookd with
 	 * breakpoints still in the target. */
 	signal(SIGPIPE, SIG_IGN);
+}
+
+void loop_restore_inherited_signals(void)
+{
+	sigaction(SIGPIPE, &inherited_sigpipe, NULL);
+	sigprocmask(SIG_SETMASK, &inherited_mask, NULL);
 }
 
 static void take_signal(int sig)

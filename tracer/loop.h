@@ -17,6 +17,9 @@ extern volatile sig_atomic_t loop_stop_signal;
 
 /* Installs mhookd's handlers for the signals that end a session. */
 void loop_install_signal_handlers(void);
+/* Undoes that in a launched command's child before its exec: the mask and the SIGPIPE
+ * disposition go back to what mhookd itself inherited. */
+void loop_restore_inherited_signals(void);
 
 /* PTRACE_SEIZE options: every thread, fork/vfork children, exec. */
 #define LOOP_PTRACE_OPTIONS (PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | \

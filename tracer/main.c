@@ -284,11 +284,18 @@ static void cleanup(struct session *s, struct spec *specs, struct options *o, FI
 	session_free(s);
 }
 
-/* Stops here leave the target as it was: hooks removed, a launched command killed. */
+/* Stops here leave the target as it was: hooks removed, a launched command killed. The
+ * command is killed while still traced, never detached first: a detached command would run
+ * unhooked (and print) for as long as the detach takes. */
 static int give_up(struct session *s, int rc)
 {
+	if (s->launched) {
+		kill_launched(s);
+		s->nthreads = 0;
+		s->detached = true;
+		return rc;
+	}
 	session_detach(s);
-	kill_launched(s);
 	return rc;
 }
 
@@ -396,6 +403,7 @@ int main(int argc, char **argv)
 	FILE *out;
 	int rc;
 
+	launch_note_inherited_fds();
 	parse_options(argc, argv, &o);
 	specs = calloc((size_t)o.nspecs + 1, sizeof(*specs));
 	for (int i = 0; i < o.nspecs; i++) {

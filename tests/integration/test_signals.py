@@ -200,3 +200,39 @@ def test_launch_inherits_no_fds_or_masks(tmp_path, out):
     assert r.returncode == 0, r.stderr
     assert r.stdout == plain.stdout
     assert mh.counts(mh.read_events(out)) == {"getppid": 1}
+
+
+def test_launch_passes_on_what_it_inherited(tmp_path, out):
+    """What mhookd itself inherited reaches the command as if started directly: a
+    descriptor without close-on-exec (the shell's `3>log`), an ignored SIGHUP (nohup) and
+    a blocked SIGUSR2. mhookd's own -o file and its blocked signals do not."""
+    script = tmp_path / "fds.py"
+    script.write_text(FDS + "os.write(int(os.environ['LOGFD']), b'through\\n')\n")
+    log = tmp_path / "log"
+
+    def prepare():
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
+
+    def start(argv):
+        fd = os.open(str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            env = dict(os.environ, LOGFD=str(fd))
+            return mh.run(argv, pass_fds=(fd,), preexec_fn=prepare, env=env), fd
+        finally:
+            os.close(fd)
+
+    cmd = [mh.PYTHON, "-S", str(script)]
+    plain, fd = start(cmd)
+    hooked, hooked_fd = start([mh.MHOOKD, "-c", "--json", "-o", out, "-f", "getppid", "--"]
+                              + cmd)
+    assert plain.returncode == 0, plain.stderr
+    assert hooked.returncode == 0, hooked.stderr
+    assert fd == hooked_fd
+    fds, blocked, ignored = plain.stdout.rsplit("]", 1)[0] + "]", *plain.stdout.split()[-2:]
+    assert str(fd) in fds, plain.stdout
+    assert int(ignored, 16) & (1 << (signal.SIGHUP - 1)), plain.stdout
+    assert int(blocked, 16) & (1 << (signal.SIGUSR2 - 1)), plain.stdout
+    assert hooked.stdout == plain.stdout
+    assert log.read_text() == "through\nthrough\n"
+    assert mh.counts(mh.read_events(out)) == {"getppid": 1}
