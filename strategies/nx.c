@@ -35,18 +35,10 @@ struct nx_hook {
 	uint64_t page;
 };
 
-/* mhookd traces one process per session; the state is keyed by its session. */
-static struct nx_state *g_nx;
-
-static void free_state(void)
-{
-	if (!g_nx)
-		return;
-	nx_cache_free(g_nx);
-	free(g_nx->pages);
-	free(g_nx);
-	g_nx = NULL;
-}
+/* Every live state, one per traced process (-F follows several), so that symbols.c can
+ * ask about a pid without a session at hand. */
+static struct nx_state **all_states;
+static int nall_states;
 
 /* Forgets every page and translation, keeping the allocation. */
 static void reset_state(struct nx_state *st)
@@ -57,31 +49,106 @@ static void reset_state(struct nx_state *st)
 	st->segv_act_valid = false;
 }
 
-/* The state of session s, or NULL. An exec (followed with -F) forgets the session's
- * scratch pages: the pages and translations then describe memory that is gone. */
+/* The state of session s, or NULL. An exec forgets the session's scratch pages: the
+ * pages and translations then describe memory that is gone. */
 static struct nx_state *current(struct session *s)
 {
-	if (!g_nx || g_nx->s != s)
-		return NULL;
-	if (g_nx->npages && !s->nscratch)
-		reset_state(g_nx);
-	return g_nx;
+	struct nx_state *st = s->strategy_state;
+
+	if (st && st->npages && !s->nscratch)
+		reset_state(st);
+	return st;
+}
+
+static struct nx_state *adopt(struct session *s, struct nx_state *st)
+{
+	struct nx_state **p = realloc(all_states, (size_t)(nall_states + 1) * sizeof(*p));
+
+	if (!p)
+		abort();
+	all_states = p;
+	all_states[nall_states++] = st;
+	st->s = s;
+	s->strategy_state = st;
+	return st;
 }
 
 static struct nx_state *state(struct session *s)
 {
-	if (current(s))
-		return g_nx;
-	if (!g_nx) {
-		g_nx = calloc(1, sizeof(*g_nx));
-		if (!g_nx)
-			abort();
-		atexit(free_state);
-	} else {
-		reset_state(g_nx);
+	struct nx_state *st = current(s);
+
+	if (st)
+		return st;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		abort();
+	return adopt(s, st);
+}
+
+static void nx_free_state(struct session *s)
+{
+	struct nx_state *st = s->strategy_state;
+
+	if (!st)
+		return;
+	for (int i = 0; i < nall_states; i++)
+		if (all_states[i] == st)
+			all_states[i] = all_states[--nall_states];
+	if (!nall_states) {
+		free(all_states);
+		all_states = NULL;
 	}
-	g_nx->s = s;
-	return g_nx;
+	nx_cache_free(st);
+	free(st->pages);
+	free(st);
+	s->strategy_state = NULL;
+}
+
+static void *dup_array(const void *a, size_t n, size_t size)
+{
+	void *p;
+
+	if (!a || !n)
+		return NULL;
+	p = malloc(n * size);
+	if (!p)
+		abort();
+	return memcpy(p, a, n * size);
+}
+
+/*
+ * A fork child (-F) has the parent's guarded pages, still non-executable, and a copy of
+ * the code cache. The pages are taken over as they are. The translations are not: the
+ * child's first stop is seen some time after the fork, and by then the parent may have
+ * translated (and chained) blocks that the child's copy of the cache does not hold. The
+ * child translates afresh into its own copy of the cache space; its thread is moved out of
+ * the cache if it forked from translated code (a raw syscall on a guarded page), while
+ * the parent's translations still tell where it is.
+ */
+static int nx_fork_state(struct session *parent, struct session *child)
+{
+	const struct nx_state *ps = current(parent);
+	struct nx_state *st;
+	struct arch_regs regs;
+	uint64_t orig;
+
+	child->strategy_state = NULL;
+	if (!ps)
+		return 0;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->pages = dup_array(ps->pages, (size_t)ps->npages, sizeof(*ps->pages));
+	st->npages = st->cap_pages = ps->npages;
+	memcpy(st->segv_act, ps->segv_act, sizeof(st->segv_act));
+	st->segv_act_valid = ps->segv_act_valid;
+	adopt(child, st);
+	if (arch_get_regs(child->pid, &regs) == 0 && nx_cache_owns(ps, arch_pc(&regs), &orig) &&
+	    orig) {
+		arch_set_pc(&regs, orig);
+		arch_set_regs(child->pid, &regs);
+	}
+	return 0;
 }
 
 /* ---- pages ----------------------------------------------------------------------------- */
@@ -112,12 +179,15 @@ bool nx_hooked_entry(const struct nx_state *st, uint64_t addr)
 
 bool nx_hides_exec(pid_t pid, uint64_t start, uint64_t end)
 {
-	if (!g_nx || g_nx->s->pid != pid)
-		return false;
-	for (int i = 0; i < g_nx->npages; i++)
-		if (g_nx->pages[i].guarded && g_nx->pages[i].addr >= start &&
-		    g_nx->pages[i].addr < end)
-			return true;
+	for (int k = 0; k < nall_states; k++) {
+		struct nx_state *st = all_states[k];
+		if (st->s->pid != pid || st->s->gone || !current(st->s))
+			continue;
+		for (int i = 0; i < st->npages; i++)
+			if (st->pages[i].guarded && st->pages[i].addr >= start &&
+			    st->pages[i].addr < end)
+				return true;
+	}
 	return false;
 }
 
@@ -509,8 +579,10 @@ static struct hook *nx_on_trap(struct session *s, struct thread *t, struct arch_
 {
 	uint64_t orig;
 
+	struct nx_state *st = current(s);
+
 	(void)resume_pc;
-	if (current(s) && nx_cache_owns(g_nx, arch_pc(regs), &orig) && orig) {
+	if (st && nx_cache_owns(st, arch_pc(regs), &orig) && orig) {
 		arch_set_pc(regs, orig);
 		arch_set_regs(t->tid, regs);
 	}
@@ -629,6 +701,7 @@ static void nx_tick(struct session *s)
 const struct strategy_ops nx_ops = {
 	.name = "nx",
 	.reports_collateral = true,
+	.priv_size = sizeof(struct nx_hook),
 	.probe = nx_probe,
 	.prepare = nx_prepare,
 	.install = nx_install,
@@ -638,4 +711,6 @@ const struct strategy_ops nx_ops = {
 	.clean_child = nx_clean_child,
 	.on_signal = nx_on_signal,
 	.tick = nx_tick,
+	.fork_state = nx_fork_state,
+	.free_state = nx_free_state,
 };

@@ -63,6 +63,12 @@ struct strategy_ops {
 	 * and when idle), for checks such as the target unmapping hooked code. All threads
 	 * are running; it may call session_stop_all itself. */
 	void (*tick)(struct session *s);
+
+	/* Optional, for strategies with session-wide state (s->strategy_state). A fork
+	 * child (-F) got a copy of the parent's memory: give its session the matching copy
+	 * of the state. 0 or a negative errno. free_state releases s's state. */
+	int (*fork_state)(struct session *parent, struct session *child);
+	void (*free_state)(struct session *s);
 };
 
 extern const struct strategy_ops swbp_ops;

@@ -127,6 +127,9 @@ struct session *follow_fork(struct session *parent, pid_t child)
 		c->hooks[i].collateral = 0;
 	}
 	c->rdebug.priv = copy_priv(&swbp_ops, parent->rdebug.priv);
+	c->strategy_state = NULL;
+	if (parent->ops->fork_state && parent->ops->fork_state(parent, c) < 0)
+		abort(); /* out of memory: the child could not be served, nor cleaned */
 	session_index_hooks(c);
 	add_session(c);
 	return c;

@@ -649,8 +649,12 @@ int loop_run(struct session *s)
 
 		if (tick_due) {
 			tick_due = 0;
-			if (s->ops->tick && !s->gone)
-				s->ops->tick(s);
+			/* Every traced process (-F) has its own pages to watch. */
+			for (int i = 0; s->ops->tick && i < follow_count(); i++) {
+				struct session *fs = follow_at(i);
+				if (!fs->gone && !fs->detached)
+					fs->ops->tick(fs);
+			}
 		}
 		if (tid == 0) {
 			if (loop_stop_signal)

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strategies/strategy.h"
+
 static void *grow(void *arr, int *cap, size_t elem)
 {
 	int ncap = *cap ? *cap * 2 : 16;
@@ -156,6 +158,8 @@ void hook_count_pid(struct hook *h, pid_t pid)
 
 void session_free(struct session *s)
 {
+	if (s->ops && s->ops->free_state)
+		s->ops->free_state(s);
 	for (int i = 0; i < s->nhooks; i++) {
 		free(s->hooks[i].priv);
 		free(s->hooks[i].by_pid);

@@ -99,6 +99,8 @@ struct session {
 	uint64_t syscall_insn;   /* address of a syscall instruction in the tracee, 0 if unknown */
 
 	const struct strategy_ops *ops;
+	void *strategy_state;    /* the strategy's own, per process (nx: pages, code cache);
+				  * see fork_state and free_state */
 	struct report *report;
 
 	/* The SPECs asked for. spec_hook[i] is the hook serving SPEC i, or -1 while it is

@@ -11,7 +11,6 @@ import mh
 
 ROUNDS, CALLS = 2, 5
 PLUGIN_CALLS = ROUNDS * (CALLS + 1)  # each dlopen's constructor calls plugin_fn once
-FOLLOW_STRATEGIES = ["swbp", "hwbp"]  # strategies whose hooks are copied into children
 
 
 def loader(*extra):
@@ -132,10 +131,9 @@ def test_exec_via_shell_is_followed(out, strategy):
     assert counts["plugin_fn"] == PLUGIN_CALLS
 
 
-@pytest.mark.parametrize("strategy_name", FOLLOW_STRATEGIES)
-def test_follow_children_per_pid(out, strategy_name):
+def test_follow_children_per_pid(out, strategy):
     n, children = 10, 4
-    r = mh.mhookd(["-s", strategy_name, "-F", "--json", "-o", out, "-f", "forkn_fn", "--",
+    r = mh.mhookd(["-s", strategy, "-F", "--json", "-o", out, "-f", "forkn_fn", "--",
                    mh.target("forkn"), str(children), str(n)])
     assert r.returncode == 0, r.stderr
     assert r.stdout == "children exit sum %d\n" % sum(range(children))
@@ -152,21 +150,22 @@ def test_follow_children_per_pid(out, strategy_name):
     assert {str(k): v for k, v in by_pid.items()} == s["per_pid"]
 
 
-def test_children_unfollowed_unharmed(out):
+def test_children_unfollowed_unharmed(out, strategy):
     n, children = 10, 4
-    r = mh.mhookd(["--json", "-c", "-o", out, "-f", "forkn_fn", "--", mh.target("forkn"),
+    r = mh.mhookd(["-s", strategy, "--json", "-c", "-o", out, "-f", "forkn_fn", "--", mh.target("forkn"),
                    str(children), str(n)])
     assert r.returncode == 0, r.stderr
     assert r.stdout == "children exit sum %d\n" % sum(range(children))
     assert mh.counts(mh.read_events(out))["forkn_fn"] == n
 
 
-def test_follow_exec_in_children(out):
+def test_follow_exec_in_children(out, strategy):
     """-F with `sh -c 'forkn ...; exec loader ...'`: sh's child execs forkn, whose children
     fork; then sh itself execs loader. Every process is hooked in its own program."""
     n, children = 5, 3
     cmd = "%s %d %d; exec %s" % (mh.target("forkn"), children, n, " ".join(loader()))
-    r = mh.mhookd(["-F", "--json", "-c", "-o", out, "-f", "forkn_fn", "-f", "plugin_fn",
+    r = mh.mhookd(["-s", strategy, "-F", "--json", "-c", "-o", out, "-f", "forkn_fn",
+                   "-f", "plugin_fn",
                    "--", "/bin/sh", "-c", cmd])
     assert r.returncode == 0, r.stderr
     counts = mh.counts(mh.read_events(out))
