@@ -24,6 +24,7 @@
 #include "strategies/strategy.h"
 #include "tracer/loop.h"
 #include "tracer/mem.h"
+#include "tracer/sigwatch.h"
 
 /* personality(2) flag under which PROT_READ implies PROT_EXEC: no page can be guarded. */
 #define NX_READ_IMPLIES_EXEC 0x0400000
@@ -45,8 +46,6 @@ static void reset_state(struct nx_state *st)
 {
 	nx_cache_free(st);
 	st->npages = 0;
-	st->nsegv_tids = 0;
-	st->segv_act_valid = false;
 }
 
 /* The state of session s, or NULL. An exec forgets the session's scratch pages: the
@@ -140,8 +139,6 @@ static int nx_fork_state(struct session *parent, struct session *child)
 		return -ENOMEM;
 	st->pages = dup_array(ps->pages, (size_t)ps->npages, sizeof(*ps->pages));
 	st->npages = st->cap_pages = ps->npages;
-	memcpy(st->segv_act, ps->segv_act, sizeof(st->segv_act));
-	st->segv_act_valid = ps->segv_act_valid;
 	adopt(child, st);
 	if (arch_get_regs(child->pid, &regs) == 0 && nx_cache_owns(ps, arch_pc(&regs), &orig) &&
 	    orig) {
@@ -534,7 +531,7 @@ static int nx_on_signal(struct session *s, struct thread *t, int sig, struct arc
 			arch_set_pc(regs, orig);
 			arch_set_regs(t->tid, regs);
 		}
-		nx_note_target_segv(st, t, regs);
+		sigwatch_note_delivery(s, t, SIGSEGV);
 		return 0;
 	}
 	/* The hot path skips PTRACE_GETSIGINFO: no instruction can run on a page we guard,
@@ -547,11 +544,10 @@ static int nx_on_signal(struct session *s, struct thread *t, int sig, struct arc
 	uint64_t fault = direct ? pc : (uint64_t)(uintptr_t)si.si_addr;
 	if ((!direct && si.si_code != SEGV_ACCERR) ||
 	    (fault != pc && !(fault == st->pages[pi].addr && pc < fault && fault - pc < 16))) {
-		nx_note_target_segv(st, t, regs); /* a data fault, or a kill(): the target's */
+		sigwatch_note_delivery(s, t, SIGSEGV); /* a data fault, or a kill(): the target's */
 		return 0;
 	}
-	if (st->nsegv_tids)
-		nx_check_segv_handler(st, t);
+	sigwatch_after_trap(s, t, SIGSEGV);
 	if (!st->pages[pi].guarded) {
 		/* Given back since: a fault taken before that runs in place now. If the page
 		 * is still not executable, it is the target's own doing, and its fault. */

@@ -48,12 +48,6 @@ struct nx_state {
 	uint64_t *keys;
 	int *vals;
 	unsigned map_cap, map_used;
-	/* The target's SIGSEGV handler, read when one of its own SIGSEGVs is delivered, and
-	 * the threads that may be running it (see nx.c, "the target's SIGSEGV handler"). */
-	uint64_t segv_act[4];     /* struct kernel_sigaction: handler, flags, restorer, mask */
-	bool segv_act_valid;
-	pid_t segv_tids[16];
-	int nsegv_tids;
 };
 
 /* Index of the known page holding addr, or -1. */
@@ -63,11 +57,8 @@ bool nx_guarded(const struct nx_state *st, uint64_t addr);
 /* Whether addr is the entry of an armed hook: never chained to, so it faults. */
 bool nx_hooked_entry(const struct nx_state *st, uint64_t addr);
 
-/* nx_signals.c. The target's own SIGSEGV is about to be delivered to t: remember its
- * handler. Our fault in t: undo the reset of that handler if the fault caused one. At
- * detach: let t take a SIGSEGV still pending from a fault (on_signal counts it). */
-void nx_note_target_segv(struct nx_state *st, struct thread *t, struct arch_regs *regs);
-void nx_check_segv_handler(struct nx_state *st, struct thread *t);
+/* nx_signals.c. At detach: let t take a SIGSEGV still pending from a fault (on_signal
+ * counts it). The target's SIGSEGV handler against our faults is tracer/sigwatch.c's. */
 void nx_drain_fault(struct session *s, struct thread *t);
 
 /* The copy of the block that starts at pc, translating it (and every block reachable

@@ -11,6 +11,7 @@
 #include "strategies/strategy.h"
 #include "tracer/loop.h"
 #include "tracer/proc.h"
+#include "tracer/sigwatch.h"
 
 static struct session **sessions;
 static int nsessions, cap_sessions;
@@ -128,6 +129,7 @@ struct session *follow_fork(struct session *parent, pid_t child)
 	}
 	c->rdebug.priv = copy_priv(&swbp_ops, parent->rdebug.priv);
 	c->strategy_state = NULL;
+	sigwatch_reset(c, true);
 	if (parent->ops->fork_state && parent->ops->fork_state(parent, c) < 0)
 		abort(); /* out of memory: the child could not be served, nor cleaned */
 	session_index_hooks(c);

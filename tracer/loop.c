@@ -4,8 +4,10 @@
  * thread continues, report, write the PC, continue. Everything else that stops a thread
  * (its own signals, group-stop, clone/fork/vfork/exec events, exits) is told apart here.
  *
- * mhookd's own SIGINT/SIGTERM may arrive while it blocks in waitpid: the handler then
- * siglongjmps out of the wait, so a quiet target never delays the detach.
+ * mhookd's own signals (SIGINT, SIGTERM, SIGHUP, --duration's SIGALRM, SIGCHLD) have no
+ * handler: they stay blocked and are taken with sigtimedwait when waitpid(WNOHANG) has
+ * nothing, so a quiet target never delays the detach and no stop is lost to a wait that
+ * a handler interrupted.
  */
 #include "tracer/loop.h"
 
@@ -24,6 +26,7 @@
 #include "handlers/report.h"
 #include "strategies/strategy.h"
 #include "tracer/follow.h"
+#include "tracer/sigwatch.h"
 #include "tracer/hooks.h"
 #include "tracer/mem.h"
 #include "tracer/proc.h"
@@ -289,6 +292,7 @@ static void on_exec(struct session *s, struct thread *t, bool hold)
 		return;
 	}
 	hooks_forget_all(s);
+	sigwatch_reset(s, false);
 	mem_forget(s->pid);
 	/* Only the leader is left (a non-leader that execs takes the leader's id); the
 	 * others' exits are reported or were. */
@@ -336,6 +340,7 @@ static void on_breakpoint(struct session *s, struct thread *t, bool hold)
 	}
 	uint64_t stop_pc = arch_pc(&regs);
 	if (rdebug_on_trap(s, t, stop_pc, &changed)) {
+		sigwatch_after_trap(s, t, SIGTRAP);
 		if (changed && !t->shadow)
 			on_objects_changed(s, hold);
 		return;
@@ -343,8 +348,10 @@ static void on_breakpoint(struct session *s, struct thread *t, bool hold)
 	h = s->ops->on_trap(s, t, &regs, &resume_pc);
 	if (!h) {
 		t->resume_sig = SIGTRAP; /* the target's own: deliver it untouched */
+		sigwatch_note_delivery(s, t, SIGTRAP);
 		return;
 	}
+	sigwatch_after_trap(s, t, SIGTRAP);
 	if (!t->shadow)
 		report_call(s->report, s, t->tid, h, &regs);
 	else if (s->follow)

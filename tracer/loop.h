@@ -15,7 +15,7 @@
 /* Set (to the signal number) by SIGINT, SIGTERM, SIGHUP or SIGALRM (--duration). */
 extern volatile sig_atomic_t loop_stop_signal;
 
-/* Installs mhookd's handlers for the signals that end a session. */
+/* Blocks the signals that end a session, to be taken with sigtimedwait (no handler). */
 void loop_install_signal_handlers(void);
 /* Undoes that in a launched command's child before its exec: the mask and the SIGPIPE
  * disposition go back to what mhookd itself inherited. */

@@ -76,6 +76,15 @@ struct scratch {
 	uint64_t used;
 };
 
+/* The target's handler for a signal our traps raise, and the threads that may be running
+ * it (tracer/sigwatch.c). */
+struct sigwatch {
+	uint64_t act[4];         /* struct kernel_sigaction: handler, flags, restorer, mask */
+	bool valid;
+	pid_t tids[16];
+	int ntids;
+};
+
 struct session {
 	pid_t pid;               /* the traced process (thread-group id) */
 	bool launched;           /* we started it, so we are its parent */
@@ -122,6 +131,7 @@ struct session {
 	uint64_t r_debug_addr;   /* the dynamic linker's struct r_debug, once known */
 	bool sync_needed;        /* objects changed while threads were held: sync at the
 				  * next resume_all */
+	struct sigwatch sigwatch[2]; /* SIGTRAP, SIGSEGV */
 };
 
 /* Counts one hit of h by process pid, which shares this session's memory (vfork). */

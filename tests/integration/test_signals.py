@@ -50,18 +50,10 @@ def test_handler_calls_reported(strategy, procs, out):
     assert args == list(range(n)) + [2000]
 
 
-SIGTRAP_LIMIT = pytest.mark.xfail(strict=True, reason=(
-    "a breakpoint hit inside the target's SIGTRAP handler (SIGTRAP blocked) makes the "
-    "kernel reset that handler to SIG_DFL (force_sig on a blocked signal), so the next "
-    "raise(SIGTRAP) kills the target; mhookd would have to restore the handler, or "
-    "document the limit"))
-
-
-# swbp (int3) and hwbp (debug exception) both trap with SIGTRAP, so both have the known
-# limit; nx traps with SIGSEGV, which the SIGTRAP handler does not block, so it must pass.
-@pytest.mark.parametrize("strategy", [pytest.param("swbp", marks=SIGTRAP_LIMIT),
-                                      pytest.param("hwbp", marks=SIGTRAP_LIMIT), "nx"],
-                         indirect=True)
+# A trap of ours inside the target's SIGTRAP handler (swbp, hwbp) or SIGSEGV handler (nx)
+# hits a blocked signal, and the kernel resets the handler to SIG_DFL before mhookd sees the
+# stop (force_sig). mhookd remembers the handler when the target's own signal is delivered
+# and puts it back: the second raise(SIGTRAP) must reach the handler again.
 def test_hooked_call_inside_sigtrap_handler(strategy, out):
     n = 20
     text, calls = expected(n, trap_calls=True)
