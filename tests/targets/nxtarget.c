@@ -15,6 +15,9 @@
  * `nxtarget mdwe 0`: turns on PR_SET_MDWE's refuse-exec-gain (a page that loses PROT_EXEC
  *     can never get it back), prints `ready <pid>` and waits for a line on stdin; prints
  *     `no-mdwe` and exits at once if the kernel lacks it.
+ * `nxtarget read-implies-exec 0`: sets the READ_IMPLIES_EXEC personality (under which a
+ *     readable page cannot lose PROT_EXEC), then prints `ready <pid>` and waits as `mdwe`
+ *     does. (`setarch -X` cannot give it to a 64-bit program: exec drops it.)
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -98,9 +102,12 @@ int main(int argc, char **argv)
 		printf("nx_fn=%ld sum=%ld\n", made, sum);
 		return 0;
 	}
-	if (!strcmp(argv[1], "mdwe")) {
+	if (!strcmp(argv[1], "mdwe") || !strcmp(argv[1], "read-implies-exec")) {
 		char line[16];
-		if (prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0L, 0L, 0L) != 0) {
+		if (argv[1][0] == 'r') {
+			if (personality(personality(0xffffffff) | READ_IMPLIES_EXEC) < 0)
+				return 3;
+		} else if (prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0L, 0L, 0L) != 0) {
 			printf("no-mdwe\n");
 			return 0;
 		}
