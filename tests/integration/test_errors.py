@@ -180,6 +180,9 @@ def test_help():
     assert "-f" in r.stdout and "--json" in r.stdout
     for later in ("--listen", "--ret", "--backtrace"):
         assert later not in r.stdout, "a later issue's option is in --help"
+    # The README's usage section is --help, verbatim, so the two cannot drift apart.
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+    assert "```\n" + r.stdout + "```\n" in readme, "README's usage differs from --help"
 
 
 # --- launch-mode exit status -------------------------------------------------------------
