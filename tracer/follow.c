@@ -78,7 +78,7 @@ static void *copy_priv(const struct strategy_ops *ops, const void *priv)
 	return p;
 }
 
-struct session *follow_fork(struct session *parent, pid_t child)
+struct session *follow_fork(struct session *parent, pid_t child, bool execed)
 {
 	struct session *c;
 
@@ -130,7 +130,7 @@ struct session *follow_fork(struct session *parent, pid_t child)
 	c->rdebug.priv = copy_priv(&swbp_ops, parent->rdebug.priv);
 	c->strategy_state = NULL;
 	sigwatch_reset(c, true);
-	if (parent->ops->fork_state && parent->ops->fork_state(parent, c) < 0)
+	if (!execed && parent->ops->fork_state && parent->ops->fork_state(parent, c) < 0)
 		abort(); /* out of memory: the child could not be served, nor cleaned */
 	session_index_hooks(c);
 	add_session(c);

@@ -25,8 +25,10 @@ struct session *follow_parent_of(pid_t tid, struct session *fallback);
 
 /* A fork child of parent, with its own memory, stopped at its first stop: returns its
  * new session (hooks as in the parent, already in its memory), or NULL when the strategy
- * cannot be copied (then the caller cleans and detaches the child). */
-struct session *follow_fork(struct session *parent, pid_t child);
+ * cannot be copied (then the caller cleans and detaches the child). execed: the child
+ * (a vfork child that shared parent's memory until now) has just exec'd, so nothing of
+ * the parent's is in its memory and the strategy's state is not copied. */
+struct session *follow_fork(struct session *parent, pid_t child, bool execed);
 
 /* Every session, for detach and summaries. */
 int follow_count(void);

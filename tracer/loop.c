@@ -187,7 +187,7 @@ static void on_new_process(struct session *s, pid_t child, int status, bool hold
 	long same_vm = syscall(SYS_kcmp, s->pid, child, KCMP_VM, 0, 0);
 
 	if (same_vm != 0) {
-		struct session *c = s->follow ? follow_fork(s, child) : NULL;
+		struct session *c = s->follow ? follow_fork(s, child, false) : NULL;
 		session_remove_thread(s, child);
 		if (c) {
 			struct thread *ct = session_add_thread(c, child, child, THREAD_STOPPED);
@@ -279,7 +279,7 @@ static void on_exec(struct session *s, struct thread *t, bool hold)
 		for (int i = s->nthreads - 1; i >= 0; i--)
 			if (s->threads[i].tgid == tgid && s->threads[i].tid != tid)
 				session_remove_thread(s, s->threads[i].tid);
-		struct session *c = s->follow ? follow_fork(s, tgid) : NULL;
+		struct session *c = s->follow ? follow_fork(s, tgid, true) : NULL;
 		session_remove_thread(s, tid);
 		mem_forget(tgid);
 		if (!c) {

@@ -61,3 +61,20 @@ def test_fork_hooked_libc(strategy, out):
     assert r.stdout == plain.stdout
     c = mh.counts(mh.read_events(out))
     assert c["fork_fn"] == 2 * n
+
+
+def test_spawn_system_vfork_followed(strategy, out):
+    """-F: the posix_spawn and vfork+exec children run in the parent's memory until they
+    exec (shadows), then are hooked again in their own program: each `forker child` calls
+    fork_fn 3 times under its own pid; system()'s sh defines no fork_fn."""
+    n = 20
+    plain = mh.run(forker("spawn", n))
+    r = mh.mhookd(["-s", strategy, "-F", "-c", "--json", "-o", out, "-f", "fork_fn", "--"]
+                  + forker("spawn", n))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == plain.stdout
+    events = mh.read_events(out)
+    assert len(mh.of(events, "exec")) == 3
+    s = mh.summaries(events)["fork_fn"]
+    assert s["calls"] == 2 * n + 6
+    assert sorted(v for v in s["per_pid"].values() if v) == [3, 3, 2 * n]
