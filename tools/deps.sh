@@ -6,7 +6,7 @@ set -e
 
 PKGS="gcc g++ make binutils libc6-dev passwd libzydis-dev libelf-dev pkg-config
 python3 python3-pytest python3-pytest-timeout
-sqlite3 ltrace strace gdb procps util-linux
+sqlite3 ltrace strace gdb valgrind procps util-linux
 gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
 qemu-user"
 
