@@ -103,18 +103,6 @@ static void nx_free_state(struct session *s)
 	s->strategy_state = NULL;
 }
 
-static void *dup_array(const void *a, size_t n, size_t size)
-{
-	void *p;
-
-	if (!a || !n)
-		return NULL;
-	p = malloc(n * size);
-	if (!p)
-		abort();
-	return memcpy(p, a, n * size);
-}
-
 /*
  * A fork child (-F) has the parent's guarded pages, still non-executable, and a copy of
  * the code cache. The pages are taken over as they are. The translations are not: the
@@ -131,13 +119,19 @@ static int nx_fork_state(struct session *parent, struct session *child)
 	struct arch_regs regs;
 	uint64_t orig;
 
-	child->strategy_state = NULL;
 	if (!ps)
 		return 0;
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	st->pages = dup_array(ps->pages, (size_t)ps->npages, sizeof(*ps->pages));
+	if (ps->npages) {
+		st->pages = malloc((size_t)ps->npages * sizeof(*st->pages));
+		if (!st->pages) {
+			free(st);
+			return -ENOMEM;
+		}
+		memcpy(st->pages, ps->pages, (size_t)ps->npages * sizeof(*st->pages));
+	}
 	st->npages = st->cap_pages = ps->npages;
 	adopt(child, st);
 	if (arch_get_regs(child->pid, &regs) == 0 && nx_cache_owns(ps, arch_pc(&regs), &orig) &&
@@ -178,7 +172,8 @@ bool nx_hides_exec(pid_t pid, uint64_t start, uint64_t end)
 {
 	for (int k = 0; k < nall_states; k++) {
 		struct nx_state *st = all_states[k];
-		if (st->s->pid != pid || st->s->gone || !current(st->s))
+		/* No scratch pages left: an exec took the memory these pages described. */
+		if (st->s->pid != pid || st->s->gone || !st->s->nscratch)
 			continue;
 		for (int i = 0; i < st->npages; i++)
 			if (st->pages[i].guarded && st->pages[i].addr >= start &&

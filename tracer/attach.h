@@ -15,8 +15,9 @@
  * such process, -EPERM not permitted or already traced. */
 int attach_pid(struct session *s, pid_t pid, char *err, size_t errlen);
 
-/* Notes the descriptors mhookd was started with (not close-on-exec), before it opens any
- * of its own: a launched command inherits those, as it would without mhookd. */
+/* Notes the descriptors mhookd was started with (not close-on-exec); launch mode calls it
+ * before opening any of its own. A launched command inherits those, as it would without
+ * mhookd. */
 void launch_note_inherited_fds(void);
 
 /* Starts argv under ptrace (PTRACE_SEIZE, PTRACE_O_EXITKILL) with none of our file

@@ -403,8 +403,10 @@ int main(int argc, char **argv)
 	FILE *out;
 	int rc;
 
-	launch_note_inherited_fds();
 	parse_options(argc, argv, &o);
+	/* Before mhookd opens anything of its own (the -o file). */
+	if (o.cmd)
+		launch_note_inherited_fds();
 	specs = calloc((size_t)o.nspecs + 1, sizeof(*specs));
 	for (int i = 0; i < o.nspecs; i++) {
 		if (spec_parse(o.specs[i], &specs[i], err, sizeof(err)) < 0) {

@@ -7,12 +7,13 @@
 #include "tracer/sigwatch.h"
 
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 
+#include "tracer/arch.h"
 #include "tracer/mem.h"
+#include "tracer/proc.h"
 
 #define KERNEL_SIGSET_SIZE 8
 #define RED_ZONE 128
@@ -50,43 +51,26 @@ void sigwatch_note_delivery(struct session *s, struct thread *t, int sig)
 		w->tids[w->ntids++] = t->tid;
 }
 
-/* Reads SigBlk and SigCgt of tid. */
-static int sig_masks(pid_t tgid, pid_t tid, unsigned long long *blk, unsigned long long *cgt)
-{
-	char path[96], line[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)tgid, (int)tid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		sscanf(line, "SigBlk: %llx", blk);
-		sscanf(line, "SigCgt: %llx", cgt);
-	}
-	fclose(f);
-	return 0;
-}
-
 void sigwatch_after_trap(struct session *s, struct thread *t, int sig)
 {
 	struct sigwatch *w = watch_of(s, sig);
-	unsigned long long blk = 0, cgt = 0, bit = 1ULL << (sig - 1);
+	uint64_t blocked, caught, bit = 1ULL << (sig - 1);
 	int i;
 
 	if (!w || !w->ntids)
 		return;
 	for (i = 0; i < w->ntids && w->tids[i] != t->tid; i++)
 		;
-	if (i == w->ntids || sig_masks(t->tgid, t->tid, &blk, &cgt) < 0)
+	if (i == w->ntids ||
+	    ptrace(PTRACE_GETSIGMASK, t->tid, (void *)sizeof(blocked), &blocked) < 0 ||
+	    proc_status_field(t->tid, "SigCgt", 16, &caught) < 0)
 		return;
-	if (!(cgt & bit) && w->valid) {
+	if (!(caught & bit) && w->valid) {
 		/* Reset by our trap: the handler back, then sig blocked again, as it was while
 		 * the handler ran. The mask is set through ptrace, not an injected
 		 * rt_sigprocmask: the step that ends an injected syscall is itself a forced
 		 * SIGTRAP, which would reset the handler again once SIGTRAP is blocked. */
 		struct arch_regs regs;
-		uint64_t mask;
 		if (arch_get_regs(t->tid, &regs) < 0)
 			return;
 		uint64_t buf = (arch_sp(&regs) - RED_ZONE - sizeof(w->act)) & ~15ULL;
@@ -94,13 +78,11 @@ void sigwatch_after_trap(struct session *s, struct thread *t, int sig)
 		    remote_syscall(s, t, SYS_rt_sigaction, sig, (long)buf, 0, KERNEL_SIGSET_SIZE,
 				   0, 0) < 0)
 			return;
-		if (ptrace(PTRACE_GETSIGMASK, t->tid, (void *)sizeof(mask), &mask) == 0) {
-			mask |= bit;
-			ptrace(PTRACE_SETSIGMASK, t->tid, (void *)sizeof(mask), &mask);
-		}
+		blocked |= bit;
+		ptrace(PTRACE_SETSIGMASK, t->tid, (void *)sizeof(blocked), &blocked);
 		return;
 	}
-	if (!(blk & bit)) {
+	if (!(blocked & bit)) {
 		/* Out of the handler (returned or longjmp'd): nothing to watch. */
 		w->tids[i] = w->tids[--w->ntids];
 	}

@@ -10,9 +10,7 @@
 #define MHOOK_SIGWATCH_H
 
 #include <stdbool.h>
-#include <stdint.h>
 
-#include "tracer/arch.h"
 #include "tracer/session.h"
 
 /* The target's own sig (SIGTRAP or SIGSEGV) is about to be delivered to t, which is at its

@@ -152,8 +152,8 @@ def test_follow_children_per_pid(out, strategy):
 
 def test_children_unfollowed_unharmed(out, strategy):
     n, children = 10, 4
-    r = mh.mhookd(["-s", strategy, "--json", "-c", "-o", out, "-f", "forkn_fn", "--", mh.target("forkn"),
-                   str(children), str(n)])
+    r = mh.mhookd(["-s", strategy, "--json", "-c", "-o", out, "-f", "forkn_fn", "--",
+                   mh.target("forkn"), str(children), str(n)])
     assert r.returncode == 0, r.stderr
     assert r.stdout == "children exit sum %d\n" % sum(range(children))
     assert mh.counts(mh.read_events(out))["forkn_fn"] == n
@@ -165,8 +165,7 @@ def test_follow_exec_in_children(out, strategy):
     n, children = 5, 3
     cmd = "%s %d %d; exec %s" % (mh.target("forkn"), children, n, " ".join(loader()))
     r = mh.mhookd(["-s", strategy, "-F", "--json", "-c", "-o", out, "-f", "forkn_fn",
-                   "-f", "plugin_fn",
-                   "--", "/bin/sh", "-c", cmd])
+                   "-f", "plugin_fn", "--", "/bin/sh", "-c", cmd])
     assert r.returncode == 0, r.stderr
     counts = mh.counts(mh.read_events(out))
     assert counts["forkn_fn"] == n + sum(n * (c + 1) for c in range(children))

@@ -21,6 +21,7 @@
  */
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,9 +103,10 @@ int main(int argc, char **argv)
 		printf("nx_fn=%ld sum=%ld\n", made, sum);
 		return 0;
 	}
-	if (!strcmp(argv[1], "mdwe") || !strcmp(argv[1], "read-implies-exec")) {
+	bool read_implies_exec = !strcmp(argv[1], "read-implies-exec");
+	if (!strcmp(argv[1], "mdwe") || read_implies_exec) {
 		char line[16];
-		if (argv[1][0] == 'r') {
+		if (read_implies_exec) {
 			if (personality(personality(0xffffffff) | READ_IMPLIES_EXEC) < 0)
 				return 3;
 		} else if (prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0L, 0L, 0L) != 0) {
