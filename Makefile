@@ -28,28 +28,29 @@ endif
 WARN    := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 \
            -Wimplicit-fallthrough -Wundef -Wwrite-strings -Wshadow
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 $(WARN) $(SANFLAGS) -Iinclude -I. -D_GNU_SOURCE -DMHOOK_ARCH_$(ARCH)=1
+CFLAGS  += -std=gnu11 $(WARN) $(SANFLAGS) -Iinclude -I. -Itracer/arch/$(ARCH) -D_GNU_SOURCE \
+           -DMHOOK_ARCH_$(ARCH)=1
 LDFLAGS += $(SANFLAGS)
 
 PYTEST  := /usr/bin/python3 -m pytest
 
-.PHONY: all clean check unit deps demo bench compare install
+.PHONY: all clean check unit deps demo bench compare install layers
 all:
 
 # --- relocators: pure code, every arch's compiles on every host --------------------------
-RELOC_SRC := $(wildcard strategies/reloc/*.c)
+RELOC_SRC := $(wildcard reloc/*.c)
 ifneq ($(ARCH),x86_64)
-  RELOC_SRC := $(filter-out strategies/reloc/x86_64%.c,$(RELOC_SRC))
+  RELOC_SRC := $(filter-out reloc/x86_64%.c,$(RELOC_SRC))
 endif
 RELOC_OBJ := $(RELOC_SRC:%.c=$(BUILD)/obj/%.o)
 ZYDIS_LIBS := -lZydis -lZycore
 
 # --- mhookd (x86-64 for now) ---------------------------------------------------------------
 ifeq ($(ARCH),x86_64)
-MHOOKD_SRC := $(wildcard tracer/*.c tracer/arch/$(ARCH)/*.c strategies/*.c handlers/*.c ipc/*.c)
+MHOOKD_SRC := $(wildcard tracer/*.c tracer/arch/$(ARCH)/*.c strategies/*.c handlers/*.c sinks/*.c ipc/*.c)
 MHOOKD_LIB_SRC := $(filter-out tracer/main.c,$(MHOOKD_SRC))
 MHOOKD_OBJ := $(MHOOKD_LIB_SRC:%.c=$(BUILD)/obj/%.o)
-MHOOKD_LIBS := -lelf $(ZYDIS_LIBS)
+MHOOKD_LIBS := -lelf $(ZYDIS_LIBS) -lpthread
 
 $(BUILD)/libmhookd-core.a: $(MHOOKD_OBJ) $(RELOC_OBJ)
 	@mkdir -p $(@D)
@@ -81,16 +82,21 @@ $(BUILD)/obj/%.o: %.c
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
-unit: all $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+unit: all $(UNIT_BIN) $(if $(filter x86_64,$(ARCH)),targets)
+	@tests/run_c.sh $(UNIT_BIN)
 
 deps:
 	@tools/deps.sh
+
+# Calls and includes go down the layers (docs/architecture.md).
+layers: all
+	/usr/bin/python3 tools/layers.py $(CURDIR)/build
 
 # The whole suite: native build, the sanitized build, unit tests, integration tests, and
 # the libmhook lanes (libmhook/build.mk adds to CHECK_LANES).
 check: deps
 	$(MAKE) all unit targets
+	/usr/bin/python3 tools/layers.py $(CURDIR)/build
 	$(MAKE) SANITIZE=1 all unit
 	$(PYTEST) -q tests/integration
 	MHOOKD=$(CURDIR)/build/san/mhookd $(PYTEST) -q tests/integration
@@ -100,8 +106,9 @@ demo: deps
 	$(MAKE) all targets
 	tools/demo.sh
 
+# BENCH_BASELINE=path/to/an/older/mhookd measures it too, in the same run.
 bench: all targets
-	/usr/bin/python3 tools/bench.py
+	/usr/bin/python3 tools/bench.py $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 	$(MAKE) libmhook-bench
 
 compare: all targets

@@ -1,8 +1,8 @@
 /*
- * libmhook: in-process machine-code monkey patching (contract 4.3 of the design notes).
+ * libmhook: in-process machine-code monkey patching (docs/libmhook.md).
  * mhook_patch overwrites a function's entry with a jump to a replacement and hands back a
  * trampoline that still runs the original; mhook_unpatch puts the exact bytes back. The
- * two civilised alternatives from the seed text are here too: one virtual-table slot, and
+ * two civilised alternatives to a jump patch are here too: one virtual-table slot, and
  * one import (GOT) entry. Works on x86-64, AArch64 and 32-bit ARM (ARM and Thumb code).
  * See docs/libmhook.md for the guarantees and the limits.
  */

@@ -11,7 +11,7 @@
 
 #include "mhook.h"
 #include "libmhook/plan.h"
-#include "strategies/reloc/reloc_aarch64.h"
+#include "reloc/reloc_aarch64.h"
 
 #define B_REACH (128u << 20)
 

@@ -13,7 +13,7 @@
 
 #include "mhook.h"
 #include "libmhook/plan.h"
-#include "strategies/reloc/reloc_arm.h"
+#include "reloc/reloc_arm.h"
 
 #define ARM_B_REACH   (32u << 20)
 #define THUMB_B_REACH (16u << 20)

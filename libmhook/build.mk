@@ -8,12 +8,12 @@ LIBMHOOK_ARCHS := x86_64 aarch64 arm
 LIBMHOOK_SRC := $(filter-out $(foreach a,$(LIBMHOOK_ARCHS),libmhook/arch_$(a).c),$(wildcard libmhook/*.c)) \
                 libmhook/arch_$(ARCH).c
 ifeq ($(ARCH),x86_64)
-  LIBMHOOK_RELOC_SRC := $(wildcard strategies/reloc/x86_64*.c)
+  LIBMHOOK_RELOC_SRC := $(wildcard reloc/x86_64*.c)
   LIBMHOOK_LIBS := $(ZYDIS_LIBS)
 else ifeq ($(ARCH),aarch64)
-  LIBMHOOK_RELOC_SRC := $(wildcard strategies/reloc/aarch64*.c)
+  LIBMHOOK_RELOC_SRC := $(wildcard reloc/aarch64*.c)
 else
-  LIBMHOOK_RELOC_SRC := $(wildcard strategies/reloc/arm*.c)
+  LIBMHOOK_RELOC_SRC := $(wildcard reloc/arm*.c)
 endif
 LIBMHOOK_OBJ := $(patsubst %.c,$(BUILD)/pic/%.o,$(LIBMHOOK_SRC) $(LIBMHOOK_RELOC_SRC))
 LIBMHOOK_CFLAGS := -fPIC -fno-tree-loop-distribute-patterns

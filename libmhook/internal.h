@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "strategies/reloc/reloc.h"
+#include "reloc/reloc.h"
 
 #define MH_MAX_PATCH 24   /* longest patch written at an entry (x86-64 abs jmp: 14) */
 #define MH_SLOT_SIZE 192  /* one trampoline: relay + relocated code + jump back */

@@ -1,7 +1,7 @@
 /*
  * Helpers for the arch_prepare functions (plan.c): the function's extent, the
  * branch-into refusal, and the trampoline slot layout. The relocator and scanner function
- * types match strategies/reloc: every arch's relocator has the same shape.
+ * types match reloc: every arch's relocator has the same shape.
  */
 #ifndef MHOOK_PLAN_H
 #define MHOOK_PLAN_H

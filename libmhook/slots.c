@@ -1,5 +1,5 @@
 /*
- * The civilised alternatives from the seed text: one virtual-table slot, or the import
+ * The civilised alternatives to a jump patch: one virtual-table slot, or the import
  * (GOT) entries through which one module reaches a symbol. Both are a single aligned
  * pointer store, so no thread ever sees half a pointer and no thread needs parking; the
  * only work is making the slot writable (vtables live in .rodata or RELRO, GOTs in RELRO

@@ -1,131 +1,127 @@
 /*
- * hwbp: x86 debug registers. Each hook takes one of DR0-DR3 as an execute breakpoint,
- * enabled in DR7, in every thread: the kernel keeps ptrace breakpoints per thread and does
- * not copy them to new threads, so each thread gets them at its first stop (thread_init).
- * The target's code is never written. A hit is one stop with no register write: an
- * execute breakpoint traps before the instruction, and the kernel sets EFLAGS.RF so that
- * resuming in place runs it without trapping again.
+ * hwbp: hardware execute breakpoints (x86: DR0-DR3 enabled in DR7). Each hook takes one
+ * slot, in every thread: the kernel keeps ptrace breakpoints per thread and does not copy
+ * them to new threads, so each thread gets them at its first stop (thread_init). The
+ * target's code is never written. A hit is one stop with no register write: an execute
+ * breakpoint traps before the instruction, and resuming in place runs it without
+ * trapping again (x86 sets EFLAGS.RF).
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
-#include <sys/user.h>
 
 #include "strategies/strategy.h"
 #include "tracer/mem.h"
 
-#define HWBP_SLOTS 4
-
-#ifndef TRAP_HWBKPT
-#define TRAP_HWBKPT 4
-#endif
+/* More than any arch has: the slot mask is an unsigned. */
+#define HWBP_MAX_SLOTS 16
 
 struct hwbp_hook {
 	int slot;
-	bool ambiguous; /* an int3 byte precedes the entry: the target's own int3 there
-			 * would also stop with the PC at our entry */
+	bool ambiguous; /* a breakpoint instruction ends just before the entry: the target's
+			 * own there would also stop with the PC at our entry */
 };
 
-static long dr_offset(int i)
+static const struct hwbp_hook *hwbp_of(const struct hook *h)
 {
-	return (long)offsetof(struct user, u_debugreg) + (long)i * (long)sizeof(long);
+	return h->ops == &hwbp_ops && h->prepared ? h->priv : NULL;
 }
 
-static int poke_dr(pid_t tid, int i, uint64_t value)
-{
-	return ptrace(PTRACE_POKEUSER, tid, (void *)dr_offset(i), (void *)value) < 0 ? -errno : 0;
-}
-
-/* Execute breakpoints: local enable bit 2*i, R/W and LEN fields 00. */
-static uint64_t dr7_for(const struct session *s)
-{
-	uint64_t dr7 = 0;
-
-	for (int i = 0; i < s->nhooks; i++) {
-		const struct hwbp_hook *hh = s->hooks[i].priv;
-		if (hh && s->hooks[i].armed)
-			dr7 |= 1ULL << (2 * hh->slot);
-	}
-	return dr7;
-}
-
-/* Writes the addresses of the armed hooks and then DR7 into one stopped thread. */
+/* Writes the armed hooks' slots into one stopped thread. */
 static int apply(struct session *s, struct thread *t)
 {
-	int rc;
+	uint64_t addr[HWBP_MAX_SLOTS] = { 0 };
+	unsigned enabled = 0;
 
 	for (int i = 0; i < s->nhooks; i++) {
-		const struct hwbp_hook *hh = s->hooks[i].priv;
+		const struct hwbp_hook *hh = hwbp_of(&s->hooks[i]);
 		if (hh && s->hooks[i].armed) {
-			rc = poke_dr(t->tid, hh->slot, s->hooks[i].addr);
-			if (rc < 0)
-				return rc;
+			addr[hh->slot] = s->hooks[i].addr;
+			enabled |= 1u << hh->slot;
 		}
 	}
-	return poke_dr(t->tid, 7, dr7_for(s));
+	return arch_hwbp_apply(t->tid, addr, HWBP_MAX_SLOTS, enabled);
 }
 
 static int hwbp_probe(struct session *s, char *err, size_t errlen)
 {
 	struct thread *t = session_any_stopped(s);
+	int n = t ? arch_hwbp_slots(t->tid) : -ESRCH;
 
-	errno = 0;
-	if (!t || (ptrace(PTRACE_PEEKUSER, t->tid, (void *)dr_offset(7), NULL) == -1 && errno)) {
+	if (n <= 0) {
 		snprintf(err, errlen, "cannot read the debug registers of pid %d: %s", (int)s->pid,
-			 strerror(errno ? errno : ESRCH));
+			 strerror(n < 0 ? -n : ENOTSUP));
 		return -ENOTSUP;
 	}
 	return 0;
 }
 
+/* The lowest slot that no other hwbp hook holds (prepared or armed): a hook whose object
+ * was unloaded gave its slot back, and taking "the number of hooks" instead would hand a
+ * returning hook a slot someone else still holds. */
+static int free_slot(const struct session *s, const struct hook *self, int nslots,
+		     char *holders, size_t holders_len)
+{
+	unsigned held = 0;
+	int used = 0;
+
+	holders[0] = 0;
+	for (int i = 0; i < s->nhooks; i++) {
+		const struct hwbp_hook *o = hwbp_of(&s->hooks[i]);
+		if (!o || &s->hooks[i] == self)
+			continue;
+		held |= 1u << o->slot;
+		size_t len = strlen(holders);
+		snprintf(holders + len, holders_len - len, "%sDR%d %s", used++ ? ", " : "",
+			 o->slot, s->hooks[i].func);
+	}
+	for (int slot = 0; slot < nslots; slot++)
+		if (!(held & (1u << slot)))
+			return slot;
+	return -1;
+}
+
 static int hwbp_prepare(struct session *s, struct hook *h, char *err, size_t errlen)
 {
-	int used = 0;
-	char holders[512] = "";
+	char holders[512];
+	struct thread *t = session_any_stopped(s);
+	int nslots = t ? arch_hwbp_slots(t->tid) : -ESRCH;
 	struct hwbp_hook *hh;
-	uint8_t before;
+	uint8_t before[16];
 
-	for (int i = 0; i < s->nhooks; i++) {
-		const struct hwbp_hook *o = s->hooks[i].priv;
-		if (!o)
-			continue;
-		size_t len = strlen(holders);
-		snprintf(holders + len, sizeof(holders) - len, "%sDR%d %s", used ? ", " : "",
-			 o->slot, s->hooks[i].func);
-		used++;
+	if (nslots < 0) {
+		snprintf(err, errlen, "cannot read the debug registers of pid %d: %s", (int)s->pid,
+			 strerror(-nslots));
+		return nslots;
 	}
-	if (used >= HWBP_SLOTS) {
-		snprintf(err, errlen, "no debug register left (x86 has %d): %s", HWBP_SLOTS,
+	if (nslots > HWBP_MAX_SLOTS)
+		nslots = HWBP_MAX_SLOTS;
+	int slot = free_slot(s, h, nslots, holders, sizeof(holders));
+	if (slot < 0) {
+		snprintf(err, errlen, "no debug register left (%d in all): %s", nslots,
 			 holders);
 		return -ENOSPC;
 	}
 	/* Claim the slot in one thread now, so that a slot held by perf or a debugger is
 	 * reported here, before anything is armed. */
-	struct thread *t = session_any_stopped(s);
-	int rc = t ? poke_dr(t->tid, used, h->addr) : -ESRCH;
-	if (rc == 0) {
-		errno = 0;
-		long dr7 = ptrace(PTRACE_PEEKUSER, t->tid, (void *)dr_offset(7), NULL);
-		rc = errno ? -errno : poke_dr(t->tid, 7, (uint64_t)dr7 | (1ULL << (2 * used)));
-		if (rc == 0)
-			rc = poke_dr(t->tid, 7, (uint64_t)dr7);
-	}
+	int rc = arch_hwbp_try(t->tid, slot, h->addr);
 	if (rc < 0) {
 		snprintf(err, errlen, "debug register DR%d cannot be used (%s): perf or another "
-			 "debugger may hold it%s%s", used, strerror(-rc), used ? "; ours: " : "",
+			 "debugger may hold it%s%s", slot, strerror(-rc), holders[0] ? "; ours: " : "",
 			 holders);
 		return rc == -ESRCH ? rc : -ENOSPC;
 	}
 	hh = calloc(1, sizeof(*hh));
 	if (!hh)
 		return -ENOMEM;
-	hh->slot = used;
-	hh->ambiguous = mem_read(s->pid, h->addr - 1, &before, 1) == 0 && before == 0xcc;
+	hh->slot = slot;
+	hh->ambiguous = arch_bp_pc_adjust && h->addr >= arch_bp_pc_adjust &&
+			mem_read(s->pid, h->addr - arch_bp_pc_adjust, before, arch_bp_len) == 0 &&
+			!memcmp(before, arch_bp_insn, arch_bp_len);
 	h->priv = hh;
 	h->orig_len = 0;
 	return 0;
@@ -146,7 +142,7 @@ static int hwbp_remove(struct session *s, struct hook *h)
 	for (int i = 0; i < s->nthreads; i++) {
 		struct thread *t = &s->threads[i];
 		if (!t->shadow && t->state == THREAD_STOPPED)
-			poke_dr(t->tid, 7, dr7_for(s));
+			apply(s, t);
 	}
 	return 0;
 }
@@ -158,11 +154,11 @@ static struct hook *hwbp_on_trap(struct session *s, struct thread *t, struct arc
 	struct hook *h = session_hook_at(s, pc);
 	const struct hwbp_hook *hh;
 
-	if (!h || !h->armed || !(hh = h->priv))
+	if (!h || !h->armed || !(hh = hwbp_of(h)))
 		return NULL;
 	if (hh->ambiguous) {
 		siginfo_t si;
-		if (ptrace(PTRACE_GETSIGINFO, t->tid, NULL, &si) < 0 || si.si_code != TRAP_HWBKPT)
+		if (ptrace(PTRACE_GETSIGINFO, t->tid, NULL, &si) < 0 || !arch_trap_is_hwbp(&si))
 			return NULL;
 	}
 	*resume_pc = pc;
@@ -192,13 +188,12 @@ static int hwbp_thread_init(struct session *s, struct thread *t)
 static void hwbp_thread_fini(struct session *s, struct thread *t)
 {
 	(void)s;
-	poke_dr(t->tid, 7, 0);
-	for (int i = 0; i < HWBP_SLOTS; i++)
-		poke_dr(t->tid, i, 0);
+	arch_hwbp_apply(t->tid, NULL, 0, 0);
 }
 
 const struct strategy_ops hwbp_ops = {
 	.name = "hwbp",
+	.id = STRATEGY_HWBP,
 	.priv_size = sizeof(struct hwbp_hook),
 	.probe = hwbp_probe,
 	.prepare = hwbp_prepare,

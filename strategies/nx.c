@@ -19,11 +19,14 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 
-#include "handlers/report.h"
 #include "strategies/nx.h"
 #include "strategies/strategy.h"
-#include "tracer/loop.h"
+#include "tracer/debug.h"
+#include "tracer/maps.h"
 #include "tracer/mem.h"
+#include "tracer/proc.h"
+#include "tracer/remote.h"
+#include "tracer/services.h"
 #include "tracer/sigwatch.h"
 
 /* personality(2) flag under which PROT_READ implies PROT_EXEC: no page can be guarded. */
@@ -36,39 +39,16 @@ struct nx_hook {
 	uint64_t page;
 };
 
-/* Every live state, one per traced process (-F follows several), so that symbols.c can
- * ask about a pid without a session at hand. */
-static struct nx_state **all_states;
-static int nall_states;
-
-/* Forgets every page and translation, keeping the allocation. */
-static void reset_state(struct nx_state *st)
-{
-	nx_cache_free(st);
-	st->npages = 0;
-}
-
-/* The state of session s, or NULL. An exec forgets the session's scratch pages: the
- * pages and translations then describe memory that is gone. */
+/* The state of session s, or NULL before its first nx hook. */
 static struct nx_state *current(struct session *s)
 {
-	struct nx_state *st = s->strategy_state;
-
-	if (st && st->npages && !s->nscratch)
-		reset_state(st);
-	return st;
+	return s->strategy_state[STRATEGY_NX];
 }
 
 static struct nx_state *adopt(struct session *s, struct nx_state *st)
 {
-	struct nx_state **p = realloc(all_states, (size_t)(nall_states + 1) * sizeof(*p));
-
-	if (!p)
-		abort();
-	all_states = p;
-	all_states[nall_states++] = st;
 	st->s = s;
-	s->strategy_state = st;
+	s->strategy_state[STRATEGY_NX] = st;
 	return st;
 }
 
@@ -84,23 +64,17 @@ static struct nx_state *state(struct session *s)
 	return adopt(s, st);
 }
 
+/* Also at exec: the pages and translations describe memory that is gone. */
 static void nx_free_state(struct session *s)
 {
-	struct nx_state *st = s->strategy_state;
+	struct nx_state *st = current(s);
 
 	if (!st)
 		return;
-	for (int i = 0; i < nall_states; i++)
-		if (all_states[i] == st)
-			all_states[i] = all_states[--nall_states];
-	if (!nall_states) {
-		free(all_states);
-		all_states = NULL;
-	}
 	nx_cache_free(st);
 	free(st->pages);
 	free(st);
-	s->strategy_state = NULL;
+	s->strategy_state[STRATEGY_NX] = NULL;
 }
 
 /*
@@ -161,31 +135,32 @@ bool nx_guarded(const struct nx_state *st, uint64_t addr)
 	return pi >= 0 && st->pages[pi].guarded;
 }
 
+/* Only nx hooks fault: a hook of another strategy on a guarded page would be run from
+ * the cache like any other code there. */
+static bool is_nx_hook(const struct hook *h)
+{
+	return h->ops == &nx_ops && h->prepared;
+}
+
 bool nx_hooked_entry(const struct nx_state *st, uint64_t addr)
 {
 	struct hook *h = session_hook_at(st->s, addr);
 
-	return h && h->armed;
+	return h && h->armed && is_nx_hook(h);
 }
 
-bool nx_hides_exec(pid_t pid, uint64_t start, uint64_t end)
+static bool nx_hides_exec(struct session *s, uint64_t start, uint64_t end)
 {
-	for (int k = 0; k < nall_states; k++) {
-		struct nx_state *st = all_states[k];
-		/* No scratch pages left: an exec took the memory these pages described. */
-		if (st->s->pid != pid || st->s->gone || !st->s->nscratch)
-			continue;
-		for (int i = 0; i < st->npages; i++)
-			if (st->pages[i].guarded && st->pages[i].addr >= start &&
-			    st->pages[i].addr < end)
-				return true;
-	}
+	const struct nx_state *st = current(s);
+
+	for (int i = 0; st && i < st->npages; i++)
+		if (st->pages[i].guarded && st->pages[i].addr >= start && st->pages[i].addr < end)
+			return true;
 	return false;
 }
 
-/* One line of /proc/PID/maps. */
+/* The mapping holding a guarded page, with the file offset of the page itself. */
 struct nx_map {
-	uint64_t start, end;
 	int prot;
 	unsigned long long dev_major, dev_minor, inode, offset;
 };
@@ -194,35 +169,17 @@ struct nx_map {
  * process has no memory left. */
 static int mapping_at(pid_t pid, uint64_t addr, struct nx_map *m)
 {
-	char path[64], line[512];
-	FILE *f;
-	int rc = -ENOENT;
+	struct maps_entry e;
+	int rc = maps_find(pid, addr, &e);
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	int lines = 0;
-	while (rc && fgets(line, sizeof(line), f)) {
-		unsigned long long a, b, off, maj, min, ino;
-		char perms[8];
-		lines++;
-		if (sscanf(line, "%llx-%llx %7s %llx %llx:%llx %llu", &a, &b, perms, &off, &maj,
-			   &min, &ino) != 7 || addr < a || addr >= b)
-			continue;
-		m->start = a;
-		m->end = b;
-		m->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
-			  (perms[2] == 'x' ? PROT_EXEC : 0);
-		m->dev_major = maj;
-		m->dev_minor = min;
-		m->inode = ino;
-		m->offset = off + ((addr & ~(NX_PAGE - 1)) - a);
-		rc = 0;
-	}
-	fclose(f);
-	/* No mapping at all: the process is exiting (its memory is being torn down). */
-	return rc && !lines ? -ESRCH : rc;
+	if (rc < 0)
+		return rc;
+	m->prot = e.prot;
+	m->dev_major = e.dev_major;
+	m->dev_minor = e.dev_minor;
+	m->inode = e.inode;
+	m->offset = e.offset + ((addr & ~(NX_PAGE - 1)) - e.start);
+	return 0;
 }
 
 static bool same_mapping(const struct nx_page *pg, const struct nx_map *m)
@@ -246,7 +203,7 @@ static int pick_owner(const struct nx_state *st, int pi)
 	const struct session *s = st->s;
 
 	for (int i = 0; i < s->nhooks; i++)
-		if (s->hooks[i].armed && s->hooks[i].priv &&
+		if (s->hooks[i].armed && is_nx_hook(&s->hooks[i]) &&
 		    (s->hooks[i].addr & ~(NX_PAGE - 1)) == st->pages[pi].addr)
 			return i;
 	return -1;
@@ -263,13 +220,13 @@ static void drop_page(struct nx_state *st, struct thread *t, int pi, bool unmapp
 	if (pg->guarded && !unmapped)
 		remote_mprotect(s, t, pg->addr, pg->prot);
 	pg->guarded = false;
-	nx_cache_forget_page(st, pi);
+	nx_cache_forget(st);
 	for (int i = 0; i < s->nhooks; i++) {
 		struct hook *h = &s->hooks[i];
-		if (h->armed && (h->addr & ~(NX_PAGE - 1)) == pg->addr) {
+		if (h->armed && is_nx_hook(h) && (h->addr & ~(NX_PAGE - 1)) == pg->addr) {
 			h->armed = false;
-			report_error(s->report, "nx: hook on %s at 0x%" PRIx64 " dropped: %s",
-				     h->func, h->addr, why);
+			tracer_report_error(s, "nx: hook on %s at 0x%" PRIx64 " dropped: %s",
+					    h->func, h->addr, why);
 		}
 	}
 }
@@ -322,35 +279,58 @@ static int nx_probe(struct session *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* An address spec must be an instruction boundary of its function, or it would never
- * fault: decode linearly from the function's start and see that we land on it. */
-static int check_boundary(struct session *s, struct hook *h, char *err, size_t errlen)
+/* Forgets page pi, which nothing guards or uses (a prepare that failed, or was undone),
+ * giving its cache space back. */
+static void discard_page(struct nx_state *st, int pi)
 {
-	uint64_t off = h->addr - h->func_start, pos = 0;
-	uint8_t *code;
+	struct nx_page *pg = &st->pages[pi];
 
-	if (!h->func_start || h->func_start == h->addr || off > 1 << 20)
-		return 0;
-	code = malloc(off + 16);
-	if (!code)
-		return -ENOMEM;
-	if (mem_read(s->pid, h->func_start, code, off + 16) == 0) {
-		while (pos < off) {
-			int len = reloc_x86_64_insn_len(code + pos, off + 16 - pos);
-			if (len <= 0)
-				break;
-			pos += (uint64_t)len;
-		}
-	} else {
-		pos = off; /* cannot check: trust the user's address */
+	if (pg->chunk && !pg->chunk_used)
+		scratch_free(st->s, pg->chunk, pg->chunk_size);
+	st->pages[pi] = st->pages[--st->npages];
+}
+
+/* Whether any nx hook other than self is prepared on page pi. */
+static bool page_in_use(const struct nx_state *st, int pi, const struct hook *self)
+{
+	const struct session *s = st->s;
+
+	for (int i = 0; i < s->nhooks; i++)
+		if (&s->hooks[i] != self && is_nx_hook(&s->hooks[i]) &&
+		    (s->hooks[i].addr & ~(NX_PAGE - 1)) == st->pages[pi].addr)
+			return true;
+	return false;
+}
+
+/* Everything about page pi that can fail, short of guarding it. */
+static int prepare_page(struct nx_state *st, int pi, const struct nx_map *m, uint64_t entry,
+			char *err, size_t errlen)
+{
+	struct nx_page *pg = &st->pages[pi];
+
+	/* An executable mapping there is not (or no longer) guarded: a library unloaded and
+	 * loaded again, whose hooks were dropped without a remove. */
+	if (pg->guarded && ((m->prot & PROT_EXEC) || !same_mapping(pg, m))) {
+		pg->guarded = false;
+		nx_cache_forget(st);
 	}
-	free(code);
-	if (pos == off)
-		return 0;
-	snprintf(err, errlen, "0x%" PRIx64 " is not an instruction boundary in %s (decoding "
-		 "from its start at 0x%" PRIx64 " does not land on it)", h->addr, h->lib,
-		 h->func_start);
-	return -EINVAL;
+	if (!pg->guarded) {
+		pg->prot = m->prot;
+		pg->dev_major = m->dev_major;
+		pg->dev_minor = m->dev_minor;
+		pg->inode = m->inode;
+		pg->offset = m->offset;
+	}
+	/* Cache space now, while every thread is stopped (a fault may need more later). */
+	if (!pg->chunk) {
+		pg->chunk_size = 32 * 1024;
+		pg->chunk = scratch_alloc(st->s, pg->addr, pg->chunk_size, err, errlen);
+		if (!pg->chunk)
+			return -ENOMEM;
+	}
+	/* The entry must run out of line, or its first call could not make progress:
+	 * refuse now what the relocator refuses. */
+	return nx_cache_check(st, entry, err, errlen);
 }
 
 static int nx_prepare(struct session *s, struct hook *h, char *err, size_t errlen)
@@ -365,9 +345,6 @@ static int nx_prepare(struct session *s, struct hook *h, char *err, size_t errle
 		snprintf(err, errlen, "0x%" PRIx64 " is not mapped in pid %d", h->addr, (int)s->pid);
 		return -EFAULT;
 	}
-	rc = check_boundary(s, h, err, errlen);
-	if (rc < 0)
-		return rc;
 	if (!(m.prot & PROT_EXEC) && !(pi >= 0 && st->pages[pi].guarded)) {
 		snprintf(err, errlen, "0x%" PRIx64 " is not in executable memory", h->addr);
 		return -EINVAL;
@@ -382,7 +359,17 @@ static int nx_prepare(struct session *s, struct hook *h, char *err, size_t errle
 			 "rendezvous breakpoint, which cannot run out of line", h->addr);
 		return -EBUSY;
 	}
-	if (pi < 0) {
+	for (int i = 0; i < s->nhooks; i++) {
+		const struct hook *o = &s->hooks[i];
+		if (o->prepared && o->ops != &nx_ops && (o->addr & ~(NX_PAGE - 1)) == page) {
+			snprintf(err, errlen, "the page of 0x%" PRIx64 " holds %s's %s hook, whose "
+				 "code would run from nx's cache unseen", h->addr, o->func,
+				 o->ops->name);
+			return -EBUSY;
+		}
+	}
+	bool new_page = pi < 0;
+	if (new_page) {
 		if (st->npages == st->cap_pages) {
 			int ncap = st->cap_pages ? st->cap_pages * 2 : 8;
 			struct nx_page *p = realloc(st->pages, (size_t)ncap * sizeof(*p));
@@ -396,38 +383,26 @@ static int nx_prepare(struct session *s, struct hook *h, char *err, size_t errle
 		st->pages[pi].addr = page;
 		st->pages[pi].owner = -1;
 	}
-	struct nx_page *pg = &st->pages[pi];
-	/* An executable mapping there is not (or no longer) guarded: a library unloaded and
-	 * loaded again, whose hooks were dropped without a remove. */
-	if (pg->guarded && ((m.prot & PROT_EXEC) || !same_mapping(pg, &m))) {
-		pg->guarded = false;
-		nx_cache_forget_page(st, pi);
-	}
-	if (!pg->guarded) {
-		pg->prot = m.prot;
-		pg->dev_major = m.dev_major;
-		pg->dev_minor = m.dev_minor;
-		pg->inode = m.inode;
-		pg->offset = m.offset;
-	}
-	/* Cache space now, while every thread is stopped (a fault may need more later). */
-	if (!pg->chunk) {
-		pg->chunk_size = 32 * 1024;
-		pg->chunk = scratch_alloc(s, page, pg->chunk_size, err, errlen);
-		if (!pg->chunk)
-			return -ENOMEM;
-	}
-	/* The entry must run out of line, or its first call could not make progress:
-	 * refuse now what the relocator refuses. */
-	rc = nx_cache_check(st, h->addr, err, errlen);
-	if (rc < 0)
-		return rc;
 	struct nx_hook *nh = calloc(1, sizeof(*nh));
-	if (!nh)
-		return -ENOMEM;
+	rc = nh ? prepare_page(st, pi, &m, h->addr, err, errlen) : -ENOMEM;
+	if (rc < 0) {
+		free(nh);
+		if (new_page)
+			discard_page(st, pi);
+		return rc;
+	}
 	nh->page = page;
 	h->priv = nh;
 	return 0;
+}
+
+static void nx_unprepare(struct session *s, struct hook *h)
+{
+	struct nx_state *st = current(s);
+	int pi = st ? nx_page_of(st, h->addr) : -1;
+
+	if (pi >= 0 && !st->pages[pi].guarded && !page_in_use(st, pi, h))
+		discard_page(st, pi);
 }
 
 static int nx_install(struct session *s, struct hook *h)
@@ -446,7 +421,7 @@ static int nx_install(struct session *s, struct hook *h)
 			return (int)r;
 		pg->guarded = true;
 		/* Code may have changed since an earlier guard: translate afresh. */
-		nx_cache_forget_page(st, pi);
+		nx_cache_forget(st);
 	}
 	h->armed = true;
 	if (pg->owner < 0 || pg->owner >= s->nhooks || !s->hooks[pg->owner].armed)
@@ -470,7 +445,7 @@ static int nx_remove(struct session *s, struct hook *h)
 	if (pg->owner >= 0 || !pg->guarded)
 		return 0;
 	pg->guarded = false;
-	nx_cache_forget_page(st, pi);
+	nx_cache_forget(st);
 	/* Only if the mapping is still the one we guarded, and still as we left it. */
 	if (mapping_at(s->pid, pg->addr, &m) < 0 || !same_mapping(pg, &m) ||
 	    m.prot != (pg->prot & ~PROT_EXEC))
@@ -489,17 +464,12 @@ static void count_fault(struct nx_state *st, struct thread *t, int pi, struct ar
 	struct nx_page *pg = &st->pages[pi];
 	struct hook *h = session_hook_at(s, arch_pc(regs));
 
-	if (h && h->priv && (h->armed || !pg->guarded)) {
-		if (!t->shadow)
-			report_call(s->report, s, t->tid, h, regs);
-		else if (s->follow)
-			report_call_as(s->report, s, t->tgid, t->tid, h, regs);
-		else
-			h->shadow_calls++;
+	if (h && is_nx_hook(h) && (h->armed || !pg->guarded)) {
+		tracer_report_hit(s, t, h, regs);
 		return;
 	}
 	if (pg->owner >= 0 && pg->owner < s->nhooks)
-		s->hooks[pg->owner].collateral++;
+		tracer_report_collateral(s, &s->hooks[pg->owner]);
 }
 
 static int nx_on_signal(struct session *s, struct thread *t, int sig, struct arch_regs *regs)
@@ -509,16 +479,14 @@ static int nx_on_signal(struct session *s, struct thread *t, int sig, struct arc
 	char err[512];
 	siginfo_t si;
 
-	if (mem_debug_enabled())
-		fprintf(stderr, "mhook-debug: nx: signal %d in tid %d at 0x%" PRIx64 "\n", sig,
-			(int)t->tid, pc);
+	debug_log(1, "nx: signal %d in tid %d at 0x%" PRIx64, sig, (int)t->tid, pc);
 	if (sig != SIGSEGV || !st)
 		return 0;
 	/* Ours is an instruction fetch from a guarded page: SEGV_ACCERR at the PC itself, or
 	 * at the start of the page when the instruction at the PC straddles into it. */
 	int pi = nx_page_of(st, pc);
 	if (pi < 0)
-		pi = nx_page_of(st, pc + 15);
+		pi = nx_page_of(st, pc + ARCH_MAX_INSN_LEN);
 	if (pi < 0) {
 		/* The target's own fault in translated code: its handler sees the original
 		 * address (and returns there, to be translated again). */
@@ -538,7 +506,8 @@ static int nx_on_signal(struct session *s, struct thread *t, int sig, struct arc
 		return 0;
 	uint64_t fault = direct ? pc : (uint64_t)(uintptr_t)si.si_addr;
 	if ((!direct && si.si_code != SEGV_ACCERR) ||
-	    (fault != pc && !(fault == st->pages[pi].addr && pc < fault && fault - pc < 16))) {
+	    (fault != pc && !(fault == st->pages[pi].addr && pc < fault &&
+				   fault - pc <= ARCH_MAX_INSN_LEN))) {
 		sigwatch_note_delivery(s, t, SIGSEGV); /* a data fault, or a kill(): the target's */
 		return 0;
 	}
@@ -564,7 +533,7 @@ static int nx_on_signal(struct session *s, struct thread *t, int sig, struct arc
 	return 1;
 }
 
-/* The target's own int3 in translated code: its handler sees the original address. */
+/* The target's own breakpoint in translated code: its handler sees the original address. */
 static struct hook *nx_on_trap(struct session *s, struct thread *t, struct arch_regs *regs,
 			       uint64_t *resume_pc)
 {
@@ -589,7 +558,15 @@ static int nx_evacuate(struct session *s, struct thread *t)
 
 	if (!st)
 		return 0;
-	nx_drain_fault(s, t);
+	/* The pages are executable again, but a thread that faulted on one just before it
+	 * was interrupted still has that SIGSEGV pending: after detach it would kill the
+	 * target. It takes it now; on_signal counts it (a call, if at an entry) and
+	 * suppresses it. */
+	for (int i = 0; i < 4 && t && t->state == THREAD_STOPPED && !t->resume_sig &&
+			proc_signal_pending(tid, SIGSEGV); i++) {
+		tracer_take_pending(s, t, SIGSEGV);
+		t = session_thread(s, tid);
+	}
 	for (int step = 0; step <= NX_MAX_EVACUATE_STEPS; step++) {
 		struct arch_regs regs;
 		uint64_t orig;
@@ -603,7 +580,7 @@ static int nx_evacuate(struct session *s, struct thread *t)
 			return arch_set_regs(tid, &regs);
 		}
 		/* Inside an expanded sequence (a relocated call's push): step to a boundary. */
-		if (loop_step(s, t) < 0)
+		if (tracer_step(s, t) < 0)
 			return 0;
 	}
 	return -EBUSY;
@@ -639,62 +616,59 @@ static int nx_clean_child(struct session *s, pid_t child)
  * restore, and its translations are redone, as its code may have changed); a page that
  * is gone, or now maps something else, loses its hooks with an error event.
  */
-static void nx_tick(struct session *s)
+static int nx_tick(struct session *s, bool stopped)
 {
 	struct nx_state *st = current(s);
-	bool stopped = false;
+	int need_stop = 0;
 
 	for (int i = 0; st && i < st->npages && !s->gone; i++) {
 		struct nx_page *pg = &st->pages[i];
 		struct nx_map m;
 		if (!pg->guarded)
 			continue;
-		int rc = mapping_at(s->pid, pg->addr, &m);
 		if (pick_owner(st, i) < 0) {
 			/* Its hooks went with an unloaded object: forget the page. */
 			pg->guarded = false;
-			nx_cache_forget_page(st, i);
+			nx_cache_forget(st);
 			continue;
 		}
-		if (rc == -ENOENT || (rc == 0 && !same_mapping(pg, &m))) {
+		int rc = mapping_at(s->pid, pg->addr, &m);
+		bool gone = rc == -ENOENT || (rc == 0 && !same_mapping(pg, &m));
+		/* Still non-executable: ours, or the target's own choice; nothing to do. */
+		if (!gone && (rc < 0 || !(m.prot & PROT_EXEC)))
+			continue;
+		if (!stopped) {
+			need_stop = 1;
+			continue;
+		}
+		if (gone) {
 			/* The kernel lets /proc/PID/maps be read while an exiting process
 			 * tears its mappings down, so a page can look gone when the process is
-			 * merely dying. Believe it only with every thread stopped: an exiting
+			 * merely dying. Believed only with every thread stopped: an exiting
 			 * process then has no stopped thread left. */
-			if (!stopped && session_stop_all(s) < 0)
-				return;
-			stopped = true;
-			if (s->gone || !session_any_stopped(s))
+			if (!session_any_stopped(s))
 				break;
-			rc = mapping_at(s->pid, pg->addr, &m);
-			if (rc == -ENOENT || (rc == 0 && !same_mapping(pg, &m))) {
-				drop_page(st, NULL, i, true, rc ? "the target unmapped its page"
-					  : "the target mapped something else over its page");
-				continue;
-			}
-		}
-		/* Still non-executable: ours, or the target's own choice; nothing to do. */
-		if (rc < 0 || !(m.prot & PROT_EXEC))
+			drop_page(st, NULL, i, true, rc ? "the target unmapped its page"
+				  : "the target mapped something else over its page");
 			continue;
-		if (!stopped && session_stop_all(s) < 0)
-			return;
-		stopped = true;
+		}
 		pg->prot = m.prot;
-		nx_cache_forget_page(st, i);
+		nx_cache_forget(st);
 		if (remote_mprotect(s, NULL, pg->addr, pg->prot & ~PROT_EXEC) < 0)
 			drop_page(st, NULL, i, false, "cannot guard its page again after the target "
 				  "changed its protection");
 	}
-	if (stopped)
-		session_resume_all(s);
+	return need_stop;
 }
 
 const struct strategy_ops nx_ops = {
 	.name = "nx",
+	.id = STRATEGY_NX,
 	.reports_collateral = true,
 	.priv_size = sizeof(struct nx_hook),
 	.probe = nx_probe,
 	.prepare = nx_prepare,
+	.unprepare = nx_unprepare,
 	.install = nx_install,
 	.remove = nx_remove,
 	.on_trap = nx_on_trap,
@@ -704,4 +678,5 @@ const struct strategy_ops nx_ops = {
 	.tick = nx_tick,
 	.fork_state = nx_fork_state,
 	.free_state = nx_free_state,
+	.hides_exec = nx_hides_exec,
 };

@@ -11,7 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "strategies/reloc/reloc.h"
+#include "tracer/addrmap.h"
+#include "tracer/arch.h"
 #include "tracer/session.h"
 
 #define NX_PAGE 4096ULL
@@ -44,10 +45,7 @@ struct nx_state {
 	int npages, cap_pages;
 	struct nx_block *blocks;
 	int nblocks, cap_blocks;
-	/* open-addressed map from original address to live block index */
-	uint64_t *keys;
-	int *vals;
-	unsigned map_cap, map_used;
+	struct addrmap map;       /* original address -> live block index */
 };
 
 /* Index of the known page holding addr, or -1. */
@@ -56,10 +54,6 @@ int nx_page_of(const struct nx_state *st, uint64_t addr);
 bool nx_guarded(const struct nx_state *st, uint64_t addr);
 /* Whether addr is the entry of an armed hook: never chained to, so it faults. */
 bool nx_hooked_entry(const struct nx_state *st, uint64_t addr);
-
-/* nx_signals.c. At detach: let t take a SIGSEGV still pending from a fault (on_signal
- * counts it). The target's SIGSEGV handler against our faults is tracer/sigwatch.c's. */
-void nx_drain_fault(struct session *s, struct thread *t);
 
 /* The copy of the block that starts at pc, translating it (and every block reachable
  * from it by direct branches on guarded pages, bounded) if needed. t is the stopped
@@ -72,8 +66,9 @@ int nx_cache_check(struct nx_state *st, uint64_t pc, char *err, size_t errlen);
 /* Whether pc lies inside translated code; *orig gets the equivalent original address
  * when pc is at an instruction boundary (0 otherwise). */
 bool nx_cache_owns(const struct nx_state *st, uint64_t pc, uint64_t *orig);
-/* Forgets the translations of page index pi (its code may change). */
-void nx_cache_forget_page(struct nx_state *st, int pi);
+/* Forgets every translation: a page's code may have changed (guarded again, given back),
+ * and blocks of other pages may be linked into it. */
+void nx_cache_forget(struct nx_state *st);
 /* Frees the block table. */
 void nx_cache_free(struct nx_state *st);
 

@@ -20,77 +20,34 @@
 
 #include "strategies/nx.h"
 #include "tracer/mem.h"
+#include "tracer/remote.h"
 
 /* Blocks translated per fault at most: a page holds a few hundred. */
 #define NX_BATCH 512
-/* Code read per block: 16 instructions of at most 15 bytes. */
-#define NX_READ (RELOC_MAX_INSNS * 15)
+/* Code read per block: as many instructions as the relocator takes, each the longest. */
+#define NX_READ (RELOC_MAX_INSNS * ARCH_MAX_INSN_LEN)
 /* Room reserved beyond the trial size of a block, in case its final place makes a branch
- * need the long form (14 instead of 5 bytes, twice at most). */
-#define NX_SLACK 24
+ * need a longer form. */
+#define NX_SLACK ARCH_RELOC_GROWTH
 #define NX_CHUNK (32 * 1024)
 
 /* ---- the map from original address to block ------------------------------------------ */
 
-static unsigned slot_of(uint64_t a, unsigned cap)
-{
-	return (unsigned)((a * 0x9e3779b97f4a7c15ULL) >> 40) & (cap - 1);
-}
-
-/* Inserts without growing: the caller keeps the table at most half full. */
-static void map_insert(struct nx_state *st, uint64_t src, int idx)
-{
-	unsigned j = slot_of(src, st->map_cap);
-
-	while (st->keys[j] && st->keys[j] != src)
-		j = (j + 1) & (st->map_cap - 1);
-	if (!st->keys[j])
-		st->map_used++;
-	st->keys[j] = src;
-	st->vals[j] = idx;
-}
-
-/* Rebuilds the table from the live blocks (after growth, or after blocks died). */
+/* Rebuilds the map from the live blocks, after blocks died. */
 static void map_rebuild(struct nx_state *st)
 {
-	unsigned cap = 256;
-	int live = 0;
-
-	for (int i = 0; i < st->nblocks; i++)
-		live += !st->blocks[i].dead;
-	while (cap < (unsigned)live * 4)
-		cap *= 2;
-	free(st->keys);
-	free(st->vals);
-	st->keys = calloc(cap, sizeof(*st->keys));
-	st->vals = calloc(cap, sizeof(*st->vals));
-	if (!st->keys || !st->vals)
-		abort();
-	st->map_cap = cap;
-	st->map_used = 0;
+	addrmap_clear(&st->map);
 	for (int i = 0; i < st->nblocks; i++)
 		if (!st->blocks[i].dead)
-			map_insert(st, st->blocks[i].src, i);
-}
-
-/* Adds block idx (already in the block table). */
-static void map_put(struct nx_state *st, uint64_t src, int idx)
-{
-	if ((st->map_used + 1) * 2 > st->map_cap)
-		map_rebuild(st); /* inserts idx too */
-	else
-		map_insert(st, src, idx);
+			addrmap_put(&st->map, st->blocks[i].src, i);
 }
 
 /* The live block starting at src, or NULL. */
 static struct nx_block *map_get(const struct nx_state *st, uint64_t src)
 {
-	if (!st->map_cap)
-		return NULL;
-	for (unsigned j = slot_of(src, st->map_cap); st->keys[j]; j = (j + 1) & (st->map_cap - 1))
-		if (st->keys[j] == src)
-			return &st->blocks[st->vals[j]];
-	return NULL;
+	int i = addrmap_get(&st->map, src);
+
+	return i >= 0 ? &st->blocks[i] : NULL;
 }
 
 static int new_block(struct nx_state *st, uint64_t src)
@@ -106,7 +63,7 @@ static int new_block(struct nx_state *st, uint64_t src)
 	int idx = st->nblocks++;
 	memset(&st->blocks[idx], 0, sizeof(st->blocks[idx]));
 	st->blocks[idx].src = src;
-	map_put(st, src, idx);
+	addrmap_put(&st->map, src, idx);
 	return idx;
 }
 
@@ -123,9 +80,8 @@ static void kill_block(struct nx_state *st, int idx)
  * forgotten, not only this page's. This happens only when a page's code may have changed
  * (guarded again, given back), and a new translation costs one stop per block. The old
  * copies stay mapped for any thread still running them. */
-void nx_cache_forget_page(struct nx_state *st, int pi)
+void nx_cache_forget(struct nx_state *st)
 {
-	(void)pi;
 	for (int i = 0; i < st->nblocks; i++)
 		st->blocks[i].dead = true;
 	map_rebuild(st);
@@ -134,13 +90,9 @@ void nx_cache_forget_page(struct nx_state *st, int pi)
 void nx_cache_free(struct nx_state *st)
 {
 	free(st->blocks);
-	free(st->keys);
-	free(st->vals);
 	st->blocks = NULL;
-	st->keys = NULL;
-	st->vals = NULL;
 	st->nblocks = st->cap_blocks = 0;
-	st->map_cap = st->map_used = 0;
+	addrmap_free(&st->map);
 }
 
 bool nx_cache_owns(const struct nx_state *st, uint64_t pc, uint64_t *orig)
@@ -209,7 +161,7 @@ static int cut_block(struct nx_state *st, struct nx_block *b, const uint8_t *cod
 		uint64_t a = b->src + off;
 		if (b->n > 0 && (!nx_guarded(st, a) || nx_hooked_entry(st, a)))
 			break;
-		if (reloc_x86_64_insn_info(code + off, n - off, a, &info) < 0)
+		if (arch_insn_info(code + off, n - off, a, &info) < 0)
 			break;
 		b->ilen[b->n++] = (uint8_t)info.len;
 		off += (size_t)info.len;
@@ -270,8 +222,8 @@ static int relocate(struct nx_state *st, struct nx_block *b, const uint8_t *code
 	struct link_ctx lc = { .st = st, .b = b, .placeholder = placeholder };
 	struct reloc_links links = { .link = link_target, .ctx = &lc };
 
-	return reloc_x86_64_linked(code, b->src_len, b->src, b->src_len, out, cap, dst,
-				   continuation(&lc), &links, rr);
+	return arch_relocate(code, b->src_len, b->src, b->src_len, out, cap, dst,
+			     continuation(&lc), &links, rr);
 }
 
 /* Code cache space near page pi for size bytes, mapping more if needed. */
@@ -309,7 +261,7 @@ static int emit_batch(struct nx_state *st, const int *batch, int nb, uint8_t (*c
 		 * into it. */
 		int pi = nx_page_of(st, b->src);
 		if (pi < 0)
-			pi = nx_page_of(st, b->src + 15);
+			pi = nx_page_of(st, b->src + ARCH_MAX_INSN_LEN);
 		uint64_t guess = st->pages[pi].chunk + st->pages[pi].chunk_used;
 		int rc;
 		while ((rc = relocate(st, b, code[i], guess, out, sizeof(out), guess, &rr)) < 0 &&
@@ -339,10 +291,7 @@ static int emit_batch(struct nx_state *st, const int *batch, int nb, uint8_t (*c
 		if (rc < 0) {
 			/* Cannot happen with the slack; stay correct anyway: a jump back to the
 			 * original, which faults and is handled again. */
-			static const uint8_t jmp_abs[] = { 0xff, 0x25, 0, 0, 0, 0 };
-			memcpy(out, jmp_abs, sizeof(jmp_abs));
-			memcpy(out + sizeof(jmp_abs), &b->src, 8);
-			rr.dst_len = 14;
+			rr.dst_len = arch_jump(out, b->dst_len, b->dst, b->src);
 			rr.n_insns = 0;
 			memset(rr.map, 0, sizeof(rr.map));
 		}

@@ -1,8 +1,14 @@
 /*
- * A hooking strategy is one constant struct strategy_ops. The tracer calls it in two
- * phases, as funchook does: prepare does everything that can fail (reading and decoding
- * the entry, building out-of-line code) and writes nothing the target executes; install
- * only writes. All calls except on_trap happen with every thread of the target stopped.
+ * A hooking strategy is one constant struct strategy_ops, and each hook carries the one it
+ * was hooked with. The tracer calls it in two phases, as funchook does: prepare does
+ * everything that can fail (reading and decoding the entry, building out-of-line code)
+ * and writes nothing the target executes; install only writes. Every hook is prepared
+ * before any is installed. All calls except on_trap and on_signal happen with every
+ * thread of the target stopped.
+ *
+ * A strategy reaches the tracer only through its services (tracer/services.h,
+ * tracer/remote.h, tracer/sigwatch.h) and the arch_* functions (tracer/arch.h): it never
+ * calls the stop loop or the output, and holds no encoding of its own.
  */
 #ifndef MHOOK_STRATEGY_H
 #define MHOOK_STRATEGY_H
@@ -14,18 +20,33 @@
 
 #include "tracer/session.h"
 
+/* The strategies' ids: an index into a session's strategy_state. */
+enum strategy_id {
+	STRATEGY_SWBP,
+	STRATEGY_HWBP,
+	STRATEGY_NX,
+	STRATEGY_COUNT,
+};
+
 struct strategy_ops {
 	const char *name;
+	enum strategy_id id;
 	bool reports_collateral; /* summaries carry "collateral" (nx) */
 	size_t priv_size;        /* a hook's priv is a plain struct of this size, so a fork
-				  * child's session can copy it (-F); 0: not followed */
+				  * child's session can copy it (-F) */
 
 	/* Can this strategy run in this session at all? 0 or a negative errno + err. */
 	int (*probe)(struct session *s, char *err, size_t errlen);
 
 	/* Decodes and relocates h's entry; allocates whatever it needs in the tracee, but
-	 * leaves the entry untouched. 0, or a negative errno with err filled in. */
+	 * leaves the entry untouched. 0, or a negative errno with err filled in (and
+	 * nothing kept: a failed prepare gives back what it took). */
 	int (*prepare)(struct session *s, struct hook *h, char *err, size_t errlen);
+
+	/* Optional. Gives back what a successful prepare took (scratch space), for a hook
+	 * that is not installed after all: another hook's prepare failed. h->priv is freed
+	 * by the caller. */
+	void (*unprepare)(struct session *s, struct hook *h);
 
 	/* Arms a prepared hook. Idempotent: arming an armed hook does nothing. */
 	int (*install)(struct session *s, struct hook *h);
@@ -36,7 +57,7 @@ struct strategy_ops {
 
 	/* A SIGTRAP signal-delivery-stop of t (not a step we asked for), regs already read.
 	 * If it is a hit of ours, returns the hook and sets *resume_pc to where t continues
-	 * (a hit is then one stop). Returns NULL when the trap is the target's own. */
+	 * (a hit is then one stop). Returns NULL when the trap is not this strategy's. */
 	struct hook *(*on_trap)(struct session *s, struct thread *t, struct arch_regs *regs,
 				uint64_t *resume_pc);
 
@@ -48,9 +69,10 @@ struct strategy_ops {
 	/* A forked child got a copy of our memory: remove our bytes from it. */
 	int (*clean_child)(struct session *s, pid_t child);
 
-	/* Optional. Per-thread state (debug registers): set up in a stopped thread before
-	 * it runs hooked code, whether found at attach or created later (its first stop),
-	 * and undone before it is detached. thread_init returns 0 or a negative errno. */
+	/* Optional. Per-thread state (debug registers): set up in a stopped thread for every
+	 * hook of this strategy, whether found at attach or created later (its first stop),
+	 * and again whenever the set of armed hooks changed; undone before detach.
+	 * thread_init returns 0 or a negative errno. */
 	int (*thread_init)(struct session *s, struct thread *t);
 	void (*thread_fini)(struct session *s, struct thread *t);
 
@@ -59,16 +81,23 @@ struct strategy_ops {
 	 * registers are set; the signal is suppressed), 0 to deliver it to the target. */
 	int (*on_signal)(struct session *s, struct thread *t, int sig, struct arch_regs *regs);
 
-	/* Optional. Called from the stop loop now and then (at most every 100 ms of stops,
-	 * and when idle), for checks such as the target unmapping hooked code. All threads
-	 * are running; it may call session_stop_all itself. */
-	void (*tick)(struct session *s);
+	/* Optional. Called from the stop loop now and then (every 100 ms), for checks such
+	 * as the target unmapping hooked code. With stopped false every thread runs: it may
+	 * only look, and returns 1 when it needs every thread stopped to act, 0 otherwise.
+	 * The loop then stops them, calls it again with stopped true, and resumes them. */
+	int (*tick)(struct session *s, bool stopped);
 
-	/* Optional, for strategies with session-wide state (s->strategy_state). A fork
+	/* Optional, for strategies with state per process (s->strategy_state[id]). A fork
 	 * child (-F) got a copy of the parent's memory: give its session the matching copy
-	 * of the state. 0 or a negative errno. free_state releases s's state. */
+	 * of the state. 0 or a negative errno. free_state releases s's state, and is called
+	 * too when an exec takes the memory the state describes. */
 	int (*fork_state)(struct session *parent, struct session *child);
 	void (*free_state)(struct session *s);
+
+	/* Optional. Whether [start, end) holds a page that this strategy made
+	 * non-executable: whoever reads /proc/PID/maps to find code must still see it as
+	 * code. */
+	bool (*hides_exec)(struct session *s, uint64_t start, uint64_t end);
 };
 
 extern const struct strategy_ops swbp_ops;
@@ -76,18 +105,20 @@ extern const struct strategy_ops hwbp_ops;
 extern const struct strategy_ops nx_ops;
 
 /* The tracer's own breakpoints (the dynamic linker's rendezvous) use swbp whatever the
- * strategy. If t's SIGTRAP stop (regs read) is h's int3, returns true and sets *resume_pc
- * to h's out-of-line slot. */
+ * strategy. If t's SIGTRAP stop (regs read) is h's breakpoint, returns true and sets
+ * *resume_pc to h's out-of-line slot. */
 bool swbp_internal_trap(struct session *s, struct thread *t, struct hook *h,
 			struct arch_regs *regs, uint64_t *resume_pc);
 
-/* nx: whether [start, end) in pid holds a page that nx made non-executable. Whoever
- * reads /proc/PID/maps to find code (symbols.c) must still see it as code. */
-bool nx_hides_exec(pid_t pid, uint64_t start, uint64_t end);
-
 /* The strategy called name, or NULL. */
 const struct strategy_ops *strategy_find(const char *name);
+/* The strategy with this id, or NULL. */
+const struct strategy_ops *strategy_by_id(unsigned id);
 /* The known strategies' names, comma-separated, into buf. */
 void strategy_names(char *buf, size_t len);
+
+/* The next strategy at or after *pos that session s uses (a hook of it was prepared), or
+ * NULL; *pos moves past it. For: pos = 0; (ops = strategy_next_used(s, &pos)); */
+const struct strategy_ops *strategy_next_used(const struct session *s, unsigned *pos);
 
 #endif

@@ -1,10 +1,10 @@
 /*
- * swbp: a software breakpoint (int3) at the entry, never lifted while hooked. The
- * instruction it displaces runs out of line: at prepare time it is relocated into a slot
- * of scratch code near the entry, followed by a jump back, and at each hit the thread's PC
- * is simply moved into that slot. A call therefore costs one stop and no single-step, and
- * no thread can ever slip through the entry unhooked, however many run (the approach of
- * the kernel's uprobes and gdb's displaced stepping).
+ * swbp: a software breakpoint at the entry, never lifted while hooked. The instruction it
+ * displaces runs out of line: at prepare time it is relocated into a slot of scratch code
+ * near the entry, followed by a jump back, and at each hit the thread's PC is simply moved
+ * into that slot. A call therefore costs one stop and no single-step, and no thread can
+ * ever slip through the entry unhooked, however many run (the approach of the kernel's
+ * uprobes and gdb's displaced stepping).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,13 +14,14 @@
 #include <string.h>
 #include <sys/ptrace.h>
 
-#include "strategies/reloc/reloc.h"
 #include "strategies/strategy.h"
-#include "tracer/loop.h"
 #include "tracer/mem.h"
+#include "tracer/remote.h"
+#include "tracer/services.h"
 
 #define SWBP_SLOT_SIZE 64
-#define SWBP_READ_MAX 32
+/* Enough for the longest instruction the relocator may need to see whole. */
+#define SWBP_READ_MAX (2 * ARCH_MAX_INSN_LEN + 2)
 /* A relocated instruction plus its continuation never needs more than a few steps to
  * reach a boundary; this bounds the stepping at detach. */
 #define SWBP_MAX_EVACUATE_STEPS 16
@@ -30,7 +31,7 @@ struct swbp_hook {
 	struct reloc_result rr;
 };
 
-/* Reads up to SWBP_READ_MAX bytes at addr, fewer when the mapping ends sooner. */
+/* Reads up to max bytes at addr, fewer when the mapping ends sooner. */
 static size_t read_code(pid_t pid, uint64_t addr, uint8_t *buf, size_t max)
 {
 	while (max > 0) {
@@ -42,39 +43,6 @@ static size_t read_code(pid_t pid, uint64_t addr, uint8_t *buf, size_t max)
 		if (n >= max)
 			return 0;
 		max = n;
-	}
-	return 0;
-}
-
-/* An address spec must be an instruction boundary of its function: decode linearly from
- * the function's start and see that we land exactly on it. */
-static int check_boundary(struct session *s, struct hook *h, char *err, size_t errlen)
-{
-	uint64_t off = h->addr - h->func_start;
-	uint8_t *code;
-	uint64_t pos = 0;
-
-	if (!h->func_start || h->func_start == h->addr || off > 1 << 20)
-		return 0;
-	code = malloc(off + 16);
-	if (!code)
-		return -ENOMEM;
-	if (mem_read(s->pid, h->func_start, code, off + 16) < 0) {
-		free(code);
-		return 0; /* cannot check: trust the user's address */
-	}
-	while (pos < off) {
-		int len = reloc_x86_64_insn_len(code + pos, off + 16 - pos);
-		if (len <= 0)
-			break;
-		pos += (uint64_t)len;
-	}
-	free(code);
-	if (pos != off) {
-		snprintf(err, errlen, "0x%" PRIx64 " is not an instruction boundary in %s "
-			 "(decoding from its start at 0x%" PRIx64 " does not land on it)",
-			 h->addr, h->lib, h->func_start);
-		return -EINVAL;
 	}
 	return 0;
 }
@@ -94,19 +62,16 @@ static int swbp_prepare(struct session *s, struct hook *h, char *err, size_t err
 	struct swbp_hook *sh;
 	int rc;
 
-	if (n == 0) {
+	if (n < arch_bp_len) {
 		snprintf(err, errlen, "cannot read code at 0x%" PRIx64 " in pid %d", h->addr,
 			 (int)s->pid);
 		return -EFAULT;
 	}
-	if (code[0] == arch_bp_insn[0]) {
-		snprintf(err, errlen, "0x%" PRIx64 " already holds an int3 (padding, or another "
-			 "debugger's breakpoint)", h->addr);
+	if (!memcmp(code, arch_bp_insn, arch_bp_len)) {
+		snprintf(err, errlen, "0x%" PRIx64 " already holds a breakpoint instruction "
+			 "(padding, or another debugger's breakpoint)", h->addr);
 		return -EBUSY;
 	}
-	rc = check_boundary(s, h, err, errlen);
-	if (rc < 0)
-		return rc;
 	sh = calloc(1, sizeof(*sh));
 	if (!sh)
 		return -ENOMEM;
@@ -115,37 +80,45 @@ static int swbp_prepare(struct session *s, struct hook *h, char *err, size_t err
 		free(sh);
 		return -ENOMEM;
 	}
-	rc = reloc_x86_64(code, n, h->addr, 1, out, sizeof(out), sh->slot, RELOC_RESUME_NEXT,
-			  &sh->rr);
+	rc = arch_relocate(code, n, h->addr, 1, out, sizeof(out), sh->slot, RELOC_RESUME_NEXT,
+			   NULL, &sh->rr);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot run the first instruction of %s out of line: %s",
 			 h->func, sh->rr.err);
-		free(sh);
-		return -ENOTSUP;
-	}
-	rc = mem_write(s->pid, sh->slot, out, sh->rr.dst_len);
-	if (rc < 0) {
+		rc = -ENOTSUP;
+	} else if ((rc = mem_write(s->pid, sh->slot, out, sh->rr.dst_len)) < 0) {
 		snprintf(err, errlen, "cannot write out-of-line code: %s", strerror(-rc));
+	}
+	if (rc < 0) {
+		scratch_free(s, sh->slot, SWBP_SLOT_SIZE);
 		free(sh);
 		return rc;
 	}
-	h->orig[0] = code[0];
+	memcpy(h->orig, code, arch_bp_len);
 	h->orig_len = arch_bp_len;
 	h->priv = sh;
 	return 0;
 }
 
+static void swbp_unprepare(struct session *s, struct hook *h)
+{
+	const struct swbp_hook *sh = h->priv;
+
+	if (sh)
+		scratch_free(s, sh->slot, SWBP_SLOT_SIZE);
+}
+
 static int swbp_install(struct session *s, struct hook *h)
 {
-	uint8_t cur;
+	uint8_t cur[sizeof(h->orig)];
 	int rc;
 
 	if (h->armed)
 		return 0;
-	rc = mem_read(s->pid, h->addr, &cur, 1);
+	rc = mem_read(s->pid, h->addr, cur, h->orig_len);
 	if (rc < 0)
 		return rc;
-	if (cur != h->orig[0])
+	if (memcmp(cur, h->orig, h->orig_len))
 		return -EAGAIN; /* the code changed since prepare */
 	rc = mem_write(s->pid, h->addr, arch_bp_insn, arch_bp_len);
 	if (rc == 0)
@@ -153,34 +126,39 @@ static int swbp_install(struct session *s, struct hook *h)
 	return rc;
 }
 
+/* Puts h's original bytes back in pid, but only over our own breakpoint: the target may
+ * have rewritten its code meanwhile. */
+static int restore_entry(pid_t pid, const struct hook *h)
+{
+	uint8_t cur[sizeof(h->orig)];
+	int rc = mem_read(pid, h->addr, cur, arch_bp_len);
+
+	if (rc < 0)
+		return rc;
+	if (memcmp(cur, arch_bp_insn, arch_bp_len))
+		return 0;
+	return mem_write(pid, h->addr, h->orig, h->orig_len);
+}
+
 static int swbp_remove(struct session *s, struct hook *h)
 {
-	uint8_t cur;
-	int rc;
-
 	if (!h->armed)
 		return 0;
 	h->armed = false;
-	rc = mem_read(s->pid, h->addr, &cur, 1);
-	if (rc < 0)
-		return rc;
-	/* Restore only what is still ours: the target may have rewritten its code. */
-	if (cur != arch_bp_insn[0])
-		return 0;
-	return mem_write(s->pid, h->addr, h->orig, h->orig_len);
+	return restore_entry(s->pid, h);
 }
 
-/* Tells our int3 from the target's own SIGTRAP when the PC alone cannot: only when the
- * displaced instruction is one byte long can a thread legitimately sit at entry+1 (coming
- * back from its out-of-line slot). A kernel-sent SIGTRAP there is an int3; a kill() or
- * raise() has a user si_code. */
-static bool trap_is_int3(pid_t tid)
+/* Tells our breakpoint from the target's own SIGTRAP when the PC alone cannot: only when
+ * the displaced instruction is as long as the PC adjustment can a thread legitimately sit
+ * at entry+adjust (coming back from its out-of-line slot). The siginfo tells: a
+ * breakpoint's is the kernel's, a kill() or raise() carries a user code. */
+static bool trap_is_bp(pid_t tid)
 {
 	siginfo_t si;
 
 	if (ptrace(PTRACE_GETSIGINFO, tid, NULL, &si) < 0)
 		return false;
-	return si.si_code == SI_KERNEL;
+	return arch_trap_is_bp(&si);
 }
 
 bool swbp_internal_trap(struct session *s, struct thread *t, struct hook *h,
@@ -192,10 +170,10 @@ bool swbp_internal_trap(struct session *s, struct thread *t, struct hook *h,
 	(void)s;
 	if (!h->armed || !sh || addr != h->addr)
 		return false;
-	if (sh->rr.src_len == 1 && !trap_is_int3(t->tid))
+	if (arch_bp_pc_adjust && sh->rr.src_len == arch_bp_pc_adjust && !trap_is_bp(t->tid))
 		return false;
 	*resume_pc = sh->slot;
-	arch_set_pc(regs, addr); /* so that reports see the entry, not entry+1 */
+	arch_set_pc(regs, addr); /* so that reports see the entry, not what follows it */
 	return true;
 }
 
@@ -204,7 +182,7 @@ static struct hook *swbp_on_trap(struct session *s, struct thread *t, struct arc
 {
 	struct hook *h = session_hook_at(s, arch_pc(regs) - arch_bp_pc_adjust);
 
-	if (!h || !swbp_internal_trap(s, t, h, regs, resume_pc))
+	if (!h || h->ops != &swbp_ops || !swbp_internal_trap(s, t, h, regs, resume_pc))
 		return NULL;
 	return h;
 }
@@ -228,14 +206,13 @@ static bool in_slot(const struct hook *h, uint64_t pc)
 	return sh && pc >= sh->slot && pc < sh->slot + SWBP_SLOT_SIZE;
 }
 
-/* The hook whose slot holds pc: the tracer's internal breakpoint is swbp too. Only swbp
- * hooks are asked about, since other strategies leave no swbp slots. */
+/* The swbp hook whose slot holds pc; the tracer's internal breakpoint is one too. */
 static struct hook *slot_owner(struct session *s, uint64_t pc)
 {
 	if (in_slot(&s->rdebug, pc))
 		return &s->rdebug;
-	for (int i = 0; s->ops == &swbp_ops && i < s->nhooks; i++)
-		if (in_slot(&s->hooks[i], pc))
+	for (int i = 0; i < s->nhooks; i++)
+		if (s->hooks[i].ops == &swbp_ops && in_slot(&s->hooks[i], pc))
 			return &s->hooks[i];
 	return NULL;
 }
@@ -257,7 +234,7 @@ static int swbp_evacuate(struct session *s, struct thread *t)
 		}
 		/* Inside an expanded sequence (a relocated call's push, say): step until it
 		 * reaches a boundary or leaves the slot. */
-		if (loop_step(s, t) < 0)
+		if (tracer_step(s, t) < 0)
 			return -ESRCH;
 	}
 	return -EBUSY;
@@ -267,20 +244,21 @@ static int swbp_clean_child(struct session *s, pid_t child)
 {
 	for (int i = 0; i < s->nhooks; i++) {
 		struct hook *h = &s->hooks[i];
-		uint8_t cur;
-		if (!h->armed || mem_read(child, h->addr, &cur, 1) < 0)
-			continue;
-		if (cur == arch_bp_insn[0])
-			mem_write(child, h->addr, h->orig, h->orig_len);
+		if (h->armed && h->ops == &swbp_ops)
+			restore_entry(child, h);
 	}
+	if (s->rdebug.armed)
+		restore_entry(child, &s->rdebug);
 	return 0;
 }
 
 const struct strategy_ops swbp_ops = {
 	.name = "swbp",
+	.id = STRATEGY_SWBP,
 	.priv_size = sizeof(struct swbp_hook),
 	.probe = swbp_probe,
 	.prepare = swbp_prepare,
+	.unprepare = swbp_unprepare,
 	.install = swbp_install,
 	.remove = swbp_remove,
 	.on_trap = swbp_on_trap,

@@ -4,15 +4,22 @@ measured in one run, pinned to one CPU and unpinned.
 
 - swbp per call: build/targets/bench_target N calls bench_fn N times and times its own loop;
   run under `mhookd -c -f bench_fn -- bench_target N`, minus the unhooked loop time, over N.
+  With -c no event leaves the tracer thread; the second row writes every call as a JSON
+  line to a file (`--json -o FILE`), through the event queue and the sink thread, and
+  checks that the file holds exactly N call events.
 - ptrace round trip: build/tools/ptrace_rtt N (a child executing int3 N times; the tracer
   does waitpid, PTRACE_GETREGS, PTRACE_CONT per trap), time per trap.
 - pinned: `taskset -c 0` around mhookd (its command inherits the mask) and around ptrace_rtt
   (its child inherits it), so tracer and tracee share one CPU. Unpinned: the scheduler's
-  choice; on these VMs waking the other vCPU costs more than the stop (DESIGN section 7).
+  choice; on these VMs waking the other vCPU costs more than the stop
+  (a cross-CPU wake-up is ~70 us here against a ~9 us pinned round trip).
+- --baseline MHOOKD measures a second mhookd too (an older build, say), interleaved with
+  the first in the same run, so that the two can be compared: figures of different runs
+  cannot.
 
 N is calibrated so each measurement takes about BENCH_SECS (default 5) seconds, so the whole
-run is about 30 s. Figures swing between runs: compare only figures from the same run.
-Usage: tools/bench.py [--secs S]; MHOOKD=path selects the mhookd binary."""
+run is about a minute. Figures swing between runs: compare only figures from the same run.
+Usage: tools/bench.py [--secs S] [--baseline MHOOKD]; MHOOKD=path selects the mhookd binary."""
 
 import argparse
 import json
@@ -53,14 +60,25 @@ def unhooked_ns_per_call():
     return field(run([TARGET, str(n)]).stdout, "loop_ns") / n
 
 
-def hooked_ns_per_call(n, pin):
+def hooked_ns_per_call(n, pin, mhookd=MHOOKD, json_calls=False):
+    """Overhead per hooked call; with json_calls every call is reported to a file."""
     with tempfile.NamedTemporaryFile("r", suffix=".json") as rep:
-        r = run((PIN if pin else []) + [MHOOKD, "-c", "--json", "-o", rep.name,
-                                         "-f", "bench_fn", "--", TARGET, str(n)])
-        calls = [json.loads(l) for l in rep.read().splitlines() if l.strip()]
-    calls = [e["calls"] for e in calls if e.get("event") == "summary" and e.get("func") == "bench_fn"]
-    if calls != [n]:
-        die("mhookd counted %r calls of bench_fn, expected %d" % (calls, n))
+        mode = [] if json_calls else ["-c"]
+        r = run((PIN if pin else []) + [mhookd] + mode + ["--json", "-o", rep.name,
+                                                        "-f", "bench_fn", "--", TARGET, str(n)])
+        ncall = 0
+        summaries = []
+        for line in rep:
+            if line.startswith('{"event":"call"'):
+                ncall += 1
+            elif '"summary"' in line:
+                e = json.loads(line)
+                if e.get("func") == "bench_fn":
+                    summaries.append(e["calls"])
+    if summaries != [n]:
+        die("%s counted %r calls of bench_fn, expected %d" % (mhookd, summaries, n))
+    if json_calls and ncall != n:
+        die("%s wrote %d call events of bench_fn, expected %d" % (mhookd, ncall, n))
     return field(r.stdout, "loop_ns") / n
 
 
@@ -79,35 +97,48 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--secs", type=float, default=float(os.environ.get("BENCH_SECS", "5")),
                     help="seconds per measurement (default 5)")
+    ap.add_argument("--baseline", help="another mhookd to measure in the same run")
     args = ap.parse_args()
-    for p in (MHOOKD, TARGET, RTT):
+    for p in (MHOOKD, TARGET, RTT) + ((args.baseline,) if args.baseline else ()):
         if not os.access(p, os.X_OK):
             die("%s is missing: run `make all targets`" % p)
 
     base = unhooked_ns_per_call()
-    res = {}
+    binaries = [("", MHOOKD)] + ([(" [base]", args.baseline)] if args.baseline else [])
+    rows = {}  # label -> {pin: ns}
+    counts = {}
     for pin in (True, False):
         n_hook = calibrate(lambda n: hooked_ns_per_call(n, pin), args.secs)
         n_rtt = calibrate(lambda n: rtt_ns(n, pin), args.secs)
-        hooked = hooked_ns_per_call(n_hook, pin)
+        counts[pin] = (n_hook, n_rtt)
         rtt = rtt_ns(n_rtt, pin)
-        res[pin] = (hooked - base, rtt, n_hook, n_rtt)
+        rows.setdefault("ptrace stop+GETREGS+CONT (ns)", {})[pin] = rtt
+        # Interleaved, so that a change of load hits both binaries alike.
+        for tag, binary in binaries:
+            rows.setdefault("swbp -c (ns)" + tag, {})[pin] = \
+                hooked_ns_per_call(n_hook, pin, binary) - base
+        for tag, binary in binaries:
+            rows.setdefault("swbp --json -o FILE (ns)" + tag, {})[pin] = \
+                hooked_ns_per_call(n_hook, pin, binary, json_calls=True) - base
     # For reference only: a tracer that polls waitpid(WNOHANG) (unpinned, where it matters).
     n_spin = calibrate(lambda n: rtt_ns(n, False, spin=True), args.secs / 2)
     spin = rtt_ns(n_spin, False, spin=True)
 
+    rtt = rows["ptrace stop+GETREGS+CONT (ns)"]
     print("mhookd swbp vs a bare ptrace round trip (%s, %d CPUs)" % (os.uname().release,
                                                                    os.cpu_count()))
     print("unhooked call: %.1f ns" % base)
     print()
-    print("%-34s %14s %14s" % ("", "pinned (cpu 0)", "unpinned"))
-    print("%-34s %14.0f %14.0f" % ("swbp overhead per call (ns)", res[True][0], res[False][0]))
-    print("%-34s %14.0f %14.0f" % ("ptrace stop+GETREGS+CONT (ns)", res[True][1], res[False][1]))
-    print("%-34s %14.2f %14.2f" % ("ratio swbp / round trip", res[True][0] / res[True][1],
-                                   res[False][0] / res[False][1]))
-    print("%-34s %14s %14.0f" % ("  the same, polling WNOHANG (ns)", "-", spin))
-    print("%-34s %14d %14d" % ("hooked calls measured", res[True][2], res[False][2]))
-    print("%-34s %14d %14d" % ("round trips measured", res[True][3], res[False][3]))
+    print("%-44s %14s %14s" % ("", "pinned (cpu 0)", "unpinned"))
+    for label, v in rows.items():
+        print("%-44s %14.0f %14.0f" % (label, v[True], v[False]))
+    for label, v in rows.items():
+        if label.startswith("swbp"):
+            print("%-44s %14.2f %14.2f" % ("ratio " + label.replace(" (ns)", "") + " / trip",
+                                            v[True] / rtt[True], v[False] / rtt[False]))
+    print("%-44s %14s %14.0f" % ("  round trip polling WNOHANG (ns)", "-", spin))
+    print("%-44s %14d %14d" % ("hooked calls measured", counts[True][0], counts[False][0]))
+    print("%-44s %14d %14d" % ("round trips measured", counts[True][1], counts[False][1]))
     print()
     print("goal: ratio <= 1.2 (one stop per call, no single-step). The round trip blocks in")
     print("waitpid; mhookd may poll before blocking, so unpinned it can beat the blocking figure.")

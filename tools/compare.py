@@ -11,7 +11,7 @@ page, which is the bad case for nx.
 For each tool:
 - ns/hit: (hooked loop time - unhooked loop time) / hits, one thread, N calibrated to
   about --secs seconds, tracer and target pinned to CPU 0 (`taskset -c 0`; the target
-  inherits the mask), where a ptrace stop costs least (DESIGN section 7).
+  inherits the mask), where a ptrace stop costs least (waking another vCPU costs more than the stop).
 - stops/hit: ptrace stops of the target per hit. swbp and hwbp: 1 by design (no
   single-step). nx: (calls + collateral) / calls from mhookd's JSON summary of the same
   run. ltrace: measured, wait4 calls of ltrace under `strace -c`, per extra hit of a

@@ -5,7 +5,7 @@
  * PTRACE_GETREGS, PTRACE_CONT (suppressing the SIGTRAP). It prints `rtt_ns=<ns per
  * iteration>`. Pin it with `taskset -c 0` to keep tracer and child on one CPU.
  * `ptrace_rtt N --spin` polls waitpid(WNOHANG) instead of blocking in it, which saves the
- * wake-up of an idle CPU when tracer and child run on different CPUs (DESIGN section 7).
+ * wake-up of an idle CPU when tracer and child run on different CPUs.
  * `ptrace_rtt N --hwbp` (x86-64) stops the child with a hardware execute breakpoint (DR0,
  * enabled in DR7) on a function it calls N times instead of int3: the bare round trip that
  * mhookd's hwbp strategy is compared with (`make compare`).

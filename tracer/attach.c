@@ -11,7 +11,6 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +20,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "strategies/strategy.h"
 #include "tracer/loop.h"
 #include "tracer/mem.h"
 #include "tracer/proc.h"
+#include "tracer/services.h"
+#include "tracer/signals.h"
 
 static pid_t proc_tracer(pid_t pid, char *comm, size_t commlen)
 {
@@ -107,7 +107,7 @@ int attach_pid(struct session *s, pid_t pid, char *err, size_t errlen)
 		if (rc < 0)
 			return rc;
 	} while (rc > 0);
-	return session_stop_all(s);
+	return tracer_stop_all(s);
 }
 
 static uint64_t auxv_entry(pid_t pid)
@@ -149,7 +149,7 @@ int launch_run_to_entry(struct session *s, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot write to pid %d: %s", (int)s->pid, strerror(-rc));
 		return rc;
 	}
-	session_resume(s, session_thread(s, s->pid));
+	tracer_resume(s, session_thread(s, s->pid));
 	for (;;) {
 		int status;
 		pid_t tid = waitpid(-1, &status, __WALL);
@@ -221,7 +221,7 @@ static void child_exec(char **argv, int sync_fd, int err_fd)
 	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
 	for (int i = 0; i < ninherited_fds; i++)
 		fcntl(inherited_fds[i], F_SETFD, 0);
-	loop_restore_inherited_signals();
+	signals_restore_inherited();
 	if (read(sync_fd, &c, 1) != 1)
 		_exit(127);
 	execvp(argv[0], argv);

@@ -1,6 +1,7 @@
 /*
  * Getting hold of a target: seizing every thread of a running process, or starting a
- * command under ptrace and running it to its entry point; and letting go of it again.
+ * command under ptrace and running it to its entry point (attach.c). Letting go of it
+ * again is detach.h's.
  */
 #ifndef MHOOK_ATTACH_H
 #define MHOOK_ATTACH_H
@@ -31,9 +32,5 @@ int launch_cmd(struct session *s, char **argv, char *err, size_t errlen);
  * stopped there, its libraries loaded and relocated and main not yet run. Returns 0 or a
  * negative errno with err filled in. */
 int launch_run_to_entry(struct session *s, char *err, size_t errlen);
-
-/* Removes every hook, moves threads out of out-of-line code, unmaps scratch pages and
- * detaches every thread, delivering the signals they were stopped with. */
-int session_detach(struct session *s);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "strategies/strategy.h"
 #include "tracer/loop.h"
+#include "tracer/observer.h"
 #include "tracer/proc.h"
 #include "tracer/sigwatch.h"
 
@@ -43,13 +44,6 @@ struct session *follow_owner(pid_t tid)
 	return NULL;
 }
 
-static pid_t proc_ppid(pid_t pid)
-{
-	uint64_t v;
-
-	return proc_status_field(pid, "PPid", 10, &v) == 0 ? (pid_t)v : 0;
-}
-
 struct session *follow_parent_of(pid_t tid, struct session *fallback)
 {
 	pid_t tgid = proc_tgid(tid);
@@ -64,29 +58,37 @@ struct session *follow_parent_of(pid_t tid, struct session *fallback)
 	return fallback;
 }
 
-/* A copy of a hook's strategy state; the strategies that can be copied keep plain
- * structs (priv_size), and the others are not followed into children. */
+/* A copy of a hook's strategy state: a plain struct of the strategy's priv_size. */
 static void *copy_priv(const struct strategy_ops *ops, const void *priv)
 {
 	void *p;
 
-	if (!priv)
+	if (!priv || !ops)
 		return NULL;
 	p = malloc(ops->priv_size);
-	if (p)
-		memcpy(p, priv, ops->priv_size);
+	if (!p)
+		abort(); /* out of memory: the child could be neither served nor cleaned */
+	memcpy(p, priv, ops->priv_size);
+	return p;
+}
+
+static void *copy_array(const void *from, size_t n, size_t elem)
+{
+	void *p = calloc(n + 1, elem);
+
+	if (!p)
+		abort();
+	if (n)
+		memcpy(p, from, n * elem);
 	return p;
 }
 
 struct session *follow_fork(struct session *parent, pid_t child, bool execed)
 {
-	struct session *c;
+	struct session *c = calloc(1, sizeof(*c));
 
-	if (!parent->ops->priv_size)
-		return NULL;
-	c = calloc(1, sizeof(*c));
 	if (!c)
-		return NULL;
+		abort();
 	*c = *parent;
 	c->pid = child;
 	c->launched = false;
@@ -95,45 +97,33 @@ struct session *follow_fork(struct session *parent, pid_t child, bool execed)
 	c->fatal = 0;
 	c->threads = NULL;
 	c->nthreads = c->cap_threads = 0;
-	c->hook_keys = NULL;
-	c->hook_vals = NULL;
-	c->hook_map_cap = 0;
+	memset(&c->hook_index, 0, sizeof(c->hook_index));
 	c->sync_needed = false;
+	c->obs_data = NULL;
 
-	c->hooks = calloc((size_t)parent->cap_hooks + 1, sizeof(*c->hooks));
-	c->scratch = calloc((size_t)parent->cap_scratch + 1, sizeof(*c->scratch));
-	c->spec_hook = calloc((size_t)parent->nspecs + 1, sizeof(*c->spec_hook));
-	c->spec_why = calloc((size_t)parent->nspecs + 1, sizeof(*c->spec_why));
-	if (!c->hooks || !c->scratch || !c->spec_hook || !c->spec_why)
-		abort();
-	c->cap_hooks = parent->cap_hooks;
-	c->cap_scratch = parent->cap_scratch;
 	/* The child's memory is a copy of the parent's: same breakpoints, same scratch
 	 * pages at the same addresses, so the same hooks hold as they are. */
-	if (parent->nhooks)
-		memcpy(c->hooks, parent->hooks, (size_t)parent->nhooks * sizeof(*c->hooks));
-	if (parent->nscratch)
-		memcpy(c->scratch, parent->scratch, (size_t)parent->nscratch * sizeof(*c->scratch));
-	if (parent->nspecs) {
-		memcpy(c->spec_hook, parent->spec_hook,
-		       (size_t)parent->nspecs * sizeof(*c->spec_hook));
-		memcpy(c->spec_why, parent->spec_why, (size_t)parent->nspecs * sizeof(*c->spec_why));
-	}
-	for (int i = 0; i < c->nhooks; i++) {
-		c->hooks[i].priv = copy_priv(parent->ops, parent->hooks[i].priv);
-		c->hooks[i].by_pid = NULL;
-		c->hooks[i].nby_pid = 0;
-		c->hooks[i].calls = 0;
-		c->hooks[i].shadow_calls = 0;
-		c->hooks[i].collateral = 0;
-	}
+	c->hooks = copy_array(parent->hooks, (size_t)parent->nhooks, sizeof(*c->hooks));
+	c->cap_hooks = parent->nhooks + 1;
+	c->scratch = copy_array(parent->scratch, (size_t)parent->nscratch, sizeof(*c->scratch));
+	c->cap_scratch = parent->nscratch + 1;
+	c->holes = copy_array(parent->holes, (size_t)parent->nholes, sizeof(*c->holes));
+	c->cap_holes = parent->nholes + 1;
+	c->specs = copy_array(parent->specs, (size_t)parent->nspecs, sizeof(*c->specs));
+	for (int i = 0; i < c->nhooks; i++)
+		c->hooks[i].priv = copy_priv(parent->hooks[i].ops, parent->hooks[i].priv);
 	c->rdebug.priv = copy_priv(&swbp_ops, parent->rdebug.priv);
-	c->strategy_state = NULL;
+	memset(c->strategy_state, 0, sizeof(c->strategy_state));
 	sigwatch_reset(c, true);
-	if (!execed && parent->ops->fork_state && parent->ops->fork_state(parent, c) < 0)
-		abort(); /* out of memory: the child could not be served, nor cleaned */
+	if (!execed) {
+		const struct strategy_ops *ops;
+		for (unsigned pos = 0; (ops = strategy_next_used(parent, &pos));)
+			if (ops->fork_state && ops->fork_state(parent, c) < 0)
+				abort(); /* out of memory, as above */
+	}
 	session_index_hooks(c);
 	add_session(c);
+	c->obs->session_new(parent, c);
 	return c;
 }
 
@@ -158,7 +148,7 @@ bool follow_all_gone(void)
 void follow_free(void)
 {
 	for (int i = 1; i < nsessions; i++) {
-		session_free(sessions[i]);
+		loop_free_session(sessions[i]);
 		free(sessions[i]);
 	}
 	free(sessions);

@@ -24,10 +24,10 @@ struct session *follow_owner(pid_t tid);
 struct session *follow_parent_of(pid_t tid, struct session *fallback);
 
 /* A fork child of parent, with its own memory, stopped at its first stop: returns its
- * new session (hooks as in the parent, already in its memory), or NULL when the strategy
- * cannot be copied (then the caller cleans and detaches the child). execed: the child
- * (a vfork child that shared parent's memory until now) has just exec'd, so nothing of
- * the parent's is in its memory and the strategy's state is not copied. */
+ * new session (hooks as in the parent, already in its memory; the observer is told).
+ * execed: the child (a vfork child that shared parent's memory until now) has just
+ * exec'd, so nothing of the parent's is in its memory and the strategies' states are
+ * not copied. */
 struct session *follow_fork(struct session *parent, pid_t child, bool execed);
 
 /* Every session, for detach and summaries. */
@@ -37,7 +37,7 @@ struct session *follow_at(int i);
 /* True when no traced thread is left in any session. */
 bool follow_all_gone(void);
 
-/* Frees the child sessions (not the main one). */
+/* Frees the child sessions (not the main one, which is the caller's). */
 void follow_free(void);
 
 #endif

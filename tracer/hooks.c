@@ -3,25 +3,52 @@
  * (_dl_debug_state, in ld.so) after each change to its list of objects, with r_state saying
  * whether the list is consistent again: RT_CONSISTENT comes after a dlopen has mapped its
  * objects and before their constructors run, and after a dlclose has unmapped them. An
- * internal int3 there (always swbp, whatever the user's strategy) is our cue to resync.
+ * internal breakpoint there (always swbp, whatever the user's strategy) is our cue to
+ * resync.
+ *
+ * A sync has two phases, as a strategy has: every SPEC that resolves is prepared (all that
+ * can fail) before any hook is installed, so that a SPEC refused before ready leaves the
+ * target's code exactly as it was, and what the others prepared is given back.
  */
 #include "tracer/hooks.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
+#include <link.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ptrace.h>
 
-#include "handlers/report.h"
 #include "strategies/strategy.h"
+#include "tracer/loop.h"
 #include "tracer/mem.h"
+#include "tracer/observer.h"
+#include "tracer/services.h"
 #include "tracer/symbols.h"
 
-#define RT_CONSISTENT 0
-#define R_DEBUG_STATE_OFF 24 /* struct r_debug: r_version, r_map, r_brk, then r_state */
+bool hooks_hides_exec(void *session, uint64_t start, uint64_t end)
+{
+	struct session *s = session;
+	const struct strategy_ops *ops;
+
+	for (unsigned pos = 0; (ops = strategy_next_used(s, &pos));)
+		if (ops->hides_exec && ops->hides_exec(s, start, end))
+			return true;
+	return false;
+}
+
+static int load_image(struct session *s, struct image **img, char *err, size_t errlen)
+{
+	const struct image_source src = {
+		.read = mem_read_cb,
+		.read_ctx = (void *)(intptr_t)s->pid,
+		.hides_exec = hooks_hides_exec,
+		.hides_ctx = s,
+	};
+
+	return image_load(s->pid, &src, img, err, errlen);
+}
 
 /* Is h's object still mapped where it was? */
 static bool hook_still_loaded(struct image *img, const struct hook *h)
@@ -32,27 +59,41 @@ static bool hook_still_loaded(struct image *img, const struct hook *h)
 	return image_lookup_addr(img, h->addr, &r) == 0 && !strcmp(r.path, h->path);
 }
 
+/* Gives back what h's prepare took; h is not installed. */
+static void unprepare(struct session *s, struct hook *h)
+{
+	if (h->prepared && h->ops->unprepare)
+		h->ops->unprepare(s, h);
+	free(h->priv);
+	h->priv = NULL;
+	h->prepared = false;
+}
+
 /* The object of h was unloaded: its memory, breakpoint included, is gone, so nothing is
- * restored. The SPEC becomes pending, and the hook is reused (counts kept) if it comes
- * back. Per-thread state (debug registers) is recomputed by the caller. */
-static void drop_hook(struct session *s, struct hook *h, int index)
+ * restored (and no scratch space is reused: a thread might still be in it). The SPEC
+ * becomes pending, and the hook is reused (counts kept) if it comes back. Per-thread
+ * state (debug registers) is recomputed by the caller. */
+static void drop_hook(struct session *s, struct hook *h)
 {
 	h->armed = false;
 	free(h->priv);
 	h->priv = NULL;
-	s->spec_hook[h->spec_index] = -1;
-	snprintf(s->spec_why[h->spec_index], sizeof(s->spec_why[0]), "%.200s was unloaded", h->lib);
-	(void)index;
-	if (s->ready_sent)
-		report_disarmed(s->report, s, h, "its object was unloaded; armed again if it is "
-				"loaded again");
+	h->prepared = false;
+	for (int i = 0; i < s->nspecs; i++) {
+		if (s->specs[i].hook != (int)(h - s->hooks))
+			continue;
+		s->specs[i].hook = -1;
+		s->specs[i].unloaded = true;
+		snprintf(s->specs[i].why, sizeof(s->specs[i].why), "%.200s was unloaded", h->lib);
+	}
+	s->obs->disarmed(s, h, "its object was unloaded; armed again if it is loaded again");
 }
 
-/* The hook that served SPEC i before (kept across an unload), or a new one. */
+/* The hook that served SPEC i before (kept across an unload, or an exec), or a new one. */
 static struct hook *hook_for_spec(struct session *s, int i)
 {
 	for (int j = 0; j < s->nhooks; j++)
-		if (s->hooks[j].spec_index == i && !s->hooks[j].armed)
+		if (s->hooks[j].spec_index == i && !s->hooks[j].armed && !s->hooks[j].prepared)
 			return &s->hooks[j];
 	struct hook *h = session_add_hook(s);
 	h->spec_index = i;
@@ -69,19 +110,20 @@ static bool name_in_list(const char *list, const char *name)
 	return false;
 }
 
-/* SPEC i resolved to an address another hook already serves: one hook, both names. */
+/* SPEC i resolved to an address another hook already serves: one hook, both names, and
+ * the first one's strategy. */
 static bool merge_duplicate(struct session *s, int i, const struct resolved *r)
 {
 	for (int j = 0; j < s->nhooks; j++) {
 		struct hook *o = &s->hooks[j];
-		if (!o->armed || o->addr != r->addr)
+		if (!(o->armed || o->prepared) || o->addr != r->addr)
 			continue;
 		if (strcmp(o->func, r->func) != 0 && !name_in_list(o->shared_with, r->func)) {
 			size_t len = strlen(o->shared_with);
 			snprintf(o->shared_with + len, sizeof(o->shared_with) - len, "%s%s",
 				 len ? "," : "", r->func);
 		}
-		s->spec_hook[i] = j;
+		s->specs[i].hook = j;
 		return true;
 	}
 	return false;
@@ -99,70 +141,162 @@ static void fill_hook(struct hook *h, const struct resolved *r, const struct spe
 	snprintf(h->spec, sizeof(h->spec), "%s", sp->text);
 }
 
-/* Resolves and arms SPEC i. Returns 0 (armed, merged, or left pending), or the exit
- * status when it must fail (before ready). */
-static int sync_spec(struct session *s, struct image *img, int i)
+/* An address SPEC must be an instruction boundary of its function, under every strategy:
+ * decode linearly from the function's start and see that we land exactly on it. */
+static int check_boundary(struct session *s, const struct hook *h, char *err, size_t errlen)
 {
+	uint64_t off = h->addr - h->func_start, pos = 0;
+	uint8_t *code;
+
+	if (!h->func_start || h->func_start == h->addr || off > 1 << 20)
+		return 0;
+	code = malloc(off + ARCH_MAX_INSN_LEN + 1);
+	if (!code)
+		return -ENOMEM;
+	if (mem_read(s->pid, h->func_start, code, off + ARCH_MAX_INSN_LEN + 1) < 0) {
+		free(code);
+		return 0; /* cannot check: trust the user's address */
+	}
+	while (pos < off) {
+		int len = arch_insn_len(code + pos, off + ARCH_MAX_INSN_LEN + 1 - pos);
+		if (len <= 0)
+			break;
+		pos += (uint64_t)len;
+	}
+	free(code);
+	if (pos == off)
+		return 0;
+	snprintf(err, errlen, "0x%" PRIx64 " is not an instruction boundary in %s (decoding "
+		 "from its start at 0x%" PRIx64 " does not land on it)", h->addr, h->lib,
+		 h->func_start);
+	return -EINVAL;
+}
+
+/* A hook must not sit on a page that another strategy made non-executable: its code
+ * runs there from that strategy's cache, where no breakpoint of ours is seen. */
+static int check_page(struct session *s, const struct hook *h, char *err, size_t errlen)
+{
+	const struct strategy_ops *ops;
+	uint64_t page = h->addr & ~4095ULL;
+
+	for (unsigned pos = 0; (ops = strategy_next_used(s, &pos));) {
+		if (ops == h->ops || !ops->hides_exec || !ops->hides_exec(s, page, page + 1))
+			continue;
+		snprintf(err, errlen, "its page is guarded by %s, whose code runs out of line "
+			 "unseen by %s", ops->name, h->ops->name);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static int prepare(struct session *s, struct hook *h, char *err, size_t errlen)
+{
+	int rc = check_boundary(s, h, err, errlen);
+
+	if (rc == 0)
+		rc = check_page(s, h, err, errlen);
+	if (rc == 0)
+		rc = h->ops->prepare(s, h, err, errlen);
+	if (rc < 0)
+		return rc;
+	h->prepared = true;
+	s->strategies_used |= 1u << h->ops->id;
+	return 0;
+}
+
+/* Resolves SPEC i and prepares its hook. Returns 0 (prepared, merged, left pending, or
+ * failed for good after ready), or the exit status when it must fail (before ready). */
+static int prepare_spec(struct session *s, struct image *img, int i)
+{
+	struct session_spec *ss = &s->specs[i];
+	const struct spec *sp = ss->spec;
 	struct resolved r;
 	char err[1024];
 	int rc;
 
 	memset(&r, 0, sizeof(r));
-	rc = image_resolve(img, &s->specs[i], &r, err, sizeof(err));
+	rc = image_resolve(img, sp, &r, err, sizeof(err));
 	if (rc < 0) {
 		/* It may still come: its LIB is not loaded yet, or a bare NAME is defined by
 		 * nothing loaded yet, or an IFUNC is not bound yet. A LIB that is loaded but
 		 * lacks NAME is an error, as is anything said about an address. */
-		const struct spec *sp = &s->specs[i];
-		bool may_wait = s->allow_pending && !sp->is_addr &&
+		bool may_wait = (s->allow_pending || ss->unloaded) && !sp->is_addr &&
 				(rc == -ENOTSUP ||
 				 (rc == -ENOENT && (!sp->lib || !image_has_lib(img, sp->lib))));
 		if (may_wait) {
-			snprintf(s->spec_why[i], sizeof(s->spec_why[0]), "%s", err);
+			snprintf(ss->why, sizeof(ss->why), "%s", err);
 			return 0;
 		}
 		if (!s->ready_sent) {
-			fprintf(stderr, "mhookd: %s: %s\n", s->specs[i].text, err);
+			tracer_report_fatal(s, "%s: %s", sp->text, err);
 			return rc == -EINVAL ? 1 : 2;
 		}
-		report_error(s->report, "%s: %s", s->specs[i].text, err);
-		s->spec_hook[i] = -2;
+		tracer_report_error(s, "%s: %s", sp->text, err);
+		ss->hook = -2;
 		return 0;
 	}
 	if (merge_duplicate(s, i, &r))
 		return 0;
 	struct hook *h = hook_for_spec(s, i);
-	int index = (int)(h - s->hooks);
-	fill_hook(h, &r, &s->specs[i]);
+	fill_hook(h, &r, sp);
+	h->ops = ss->ops;
 	err[0] = 0;
-	rc = s->ops->prepare(s, h, err, sizeof(err));
-	if (rc == 0) {
-		rc = s->ops->install(s, h);
-		if (rc < 0)
-			snprintf(err, sizeof(err), "cannot arm it: %s", strerror(-rc));
-	}
+	rc = prepare(s, h, err, sizeof(err));
 	if (rc < 0) {
-		free(h->priv);
-		h->priv = NULL;
-		h->armed = false;
 		if (!s->ready_sent) {
-			fprintf(stderr, "mhookd: cannot hook %s at 0x%" PRIx64 ": %s\n", h->func,
-				h->addr, err);
+			tracer_report_fatal(s, "cannot hook %s at 0x%" PRIx64 ": %s", h->func,
+					    h->addr, err);
 			return 2;
 		}
-		report_error(s->report, "cannot hook %s at 0x%" PRIx64 ": %s", h->func, h->addr,
-			     err);
-		s->spec_hook[i] = -2;
+		tracer_report_error(s, "cannot hook %s at 0x%" PRIx64 ": %s", h->func, h->addr,
+				    err);
+		ss->hook = -2;
 		return 0;
 	}
-	s->spec_hook[i] = index;
-	h->ever_armed = true;
-	if (s->ready_sent)
-		report_armed(s->report, s, h);
+	ss->hook = (int)(h - s->hooks);
 	return 0;
 }
 
-/* The internal rendezvous breakpoint, set once ld.so is known. */
+/* Every SPEC served by hook index j fails for good. */
+static void fail_specs_of(struct session *s, int j)
+{
+	for (int i = 0; i < s->nspecs; i++)
+		if (s->specs[i].hook == j)
+			s->specs[i].hook = -2;
+}
+
+/* Installs every prepared hook (listed in idx). Before ready a failure undoes them all
+ * and returns the exit status; after it, the failing hook is an error event. */
+static int install_all(struct session *s, const int *idx, int n)
+{
+	for (int k = 0; k < n; k++) {
+		struct hook *h = &s->hooks[idx[k]];
+		int rc = h->ops->install(s, h);
+		if (rc == 0) {
+			h->ever_armed = true;
+			s->obs->armed(s, h);
+			continue;
+		}
+		if (!s->ready_sent) {
+			tracer_report_fatal(s, "cannot hook %s at 0x%" PRIx64 ": cannot arm it: %s",
+					    h->func, h->addr, strerror(-rc));
+			for (int j = 0; j < n; j++) {
+				struct hook *o = &s->hooks[idx[j]];
+				o->ops->remove(s, o);
+				unprepare(s, o);
+			}
+			return 2;
+		}
+		tracer_report_error(s, "cannot hook %s at 0x%" PRIx64 ": cannot arm it: %s",
+				    h->func, h->addr, strerror(-rc));
+		unprepare(s, h);
+		fail_specs_of(s, idx[k]);
+	}
+	return 0;
+}
+
+/* The internal rendezvous breakpoint, set once ld.so is known. It comes before the
+ * user's hooks, so that a strategy can refuse its page (nx). */
 static void arm_rdebug(struct session *s, struct image *img)
 {
 	struct spec sp = { .text = (char *)"_dl_debug_state", .name = (char *)"_dl_debug_state" };
@@ -177,67 +311,148 @@ static void arm_rdebug(struct session *s, struct image *img)
 	memset(&s->rdebug, 0, sizeof(s->rdebug));
 	fill_hook(&s->rdebug, &r, &sp);
 	s->rdebug.spec_index = -1;
+	s->rdebug.ops = &swbp_ops;
 	if (swbp_ops.prepare(s, &s->rdebug, err, sizeof(err)) < 0 ||
 	    swbp_ops.install(s, &s->rdebug) < 0) {
 		free(s->rdebug.priv);
 		s->rdebug.priv = NULL;
 		if (s->ready_sent || s->allow_pending)
-			report_error(s->report, "cannot watch the dynamic linker (%s): libraries "
-				     "loaded later will not be hooked", err);
+			tracer_report_error(s, "cannot watch the dynamic linker (%s): libraries "
+					    "loaded later will not be hooked", err);
+		return;
 	}
+	s->rdebug.prepared = true;
+	s->strategies_used |= 1u << swbp_ops.id;
 }
 
 int hooks_sync(struct session *s)
 {
 	char err[1024];
 	struct image *img;
-	bool dropped = false;
-	int rc = image_load(s->pid, mem_read_cb, (void *)(intptr_t)s->pid, &img, err,
-			    sizeof(err));
+	int rc = load_image(s, &img, err, sizeof(err));
 
 	if (rc < 0) {
 		if (!s->ready_sent) {
-			fprintf(stderr, "mhookd: cannot read the objects of pid %d: %s\n",
-				(int)s->pid, err);
+			tracer_report_fatal(s, "cannot read the objects of pid %d: %s", (int)s->pid,
+					    err);
 			return 2;
 		}
-		report_error(s->report, "cannot read the objects of pid %d: %s", (int)s->pid, err);
+		tracer_report_error(s, "cannot read the objects of pid %d: %s", (int)s->pid, err);
 		return 0;
 	}
 	for (int i = 0; i < s->nhooks; i++) {
 		struct hook *h = &s->hooks[i];
-		if (h->armed && !hook_still_loaded(img, h)) {
-			drop_hook(s, h, i);
-			dropped = true;
-		}
-	}
-	for (int i = 0; i < s->nspecs; i++) {
-		if (s->spec_hook[i] != -1)
-			continue;
-		rc = sync_spec(s, img, i);
-		if (rc) {
-			image_free(img);
-			return rc;
-		}
+		if (h->armed && !hook_still_loaded(img, h))
+			drop_hook(s, h);
 	}
 	arm_rdebug(s, img);
-	image_free(img);
-	session_index_hooks(s);
-	/* Per-thread state follows the set of armed hooks (hwbp's DR7). */
-	for (int i = 0; s->armed && s->ops->thread_init && i < s->nthreads; i++) {
-		struct thread *t = &s->threads[i];
-		if (!t->shadow && t->state == THREAD_STOPPED)
-			s->ops->thread_init(s, t);
+	int *prepared = calloc((size_t)s->nspecs + 1, sizeof(*prepared));
+	int n = 0;
+	if (!prepared) {
+		image_free(img);
+		return 2;
 	}
-	(void)dropped;
+	for (int i = 0; i < s->nspecs && rc == 0; i++) {
+		if (s->specs[i].hook != -1)
+			continue;
+		rc = prepare_spec(s, img, i);
+		int j = s->specs[i].hook;
+		if (rc == 0 && j >= 0 && s->hooks[j].prepared && !s->hooks[j].armed &&
+		    s->hooks[j].spec_index == i)
+			prepared[n++] = j;
+	}
+	image_free(img);
+	if (rc) {
+		for (int k = 0; k < n; k++)
+			unprepare(s, &s->hooks[prepared[k]]);
+	} else {
+		rc = install_all(s, prepared, n);
+	}
+	free(prepared);
+	session_index_hooks(s);
+	if (rc)
+		return rc;
+	/* Per-thread state follows the set of armed hooks (hwbp's debug registers). */
+	const struct strategy_ops *ops;
+	for (unsigned pos = 0; s->armed && (ops = strategy_next_used(s, &pos));) {
+		for (int i = 0; ops->thread_init && i < s->nthreads; i++) {
+			struct thread *t = &s->threads[i];
+			if (!t->shadow && t->state == THREAD_STOPPED)
+				ops->thread_init(s, t);
+		}
+	}
 	return 0;
+}
+
+int hooks_add_spec(struct session *s, const struct spec *spec, const struct strategy_ops *ops)
+{
+	struct session_spec *p = realloc(s->specs, (size_t)(s->nspecs + 1) * sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	s->specs = p;
+	memset(&p[s->nspecs], 0, sizeof(p[s->nspecs]));
+	p[s->nspecs].spec = spec;
+	p[s->nspecs].ops = ops;
+	p[s->nspecs].hook = -1;
+	return s->nspecs++;
+}
+
+int hooks_remove_spec(struct session *s, int i)
+{
+	if (i < 0 || i >= s->nspecs)
+		return -EINVAL;
+	int j = s->specs[i].hook;
+	s->specs[i].hook = -2;
+	if (j < 0)
+		return 0;
+	for (int k = 0; k < s->nspecs; k++)
+		if (s->specs[k].hook == j)
+			return 0; /* another SPEC still needs the hook */
+	struct hook *h = &s->hooks[j];
+	h->ops->remove(s, h);
+	/* Its scratch slot is not reused: a thread may be inside it right now. */
+	free(h->priv);
+	h->priv = NULL;
+	h->prepared = false;
+	session_index_hooks(s);
+	return 0;
+}
+
+int hooks_hook_now(struct session *s, const struct spec *spec, const struct strategy_ops *ops)
+{
+	int rc = tracer_stop_all(s);
+
+	if (rc < 0)
+		return rc;
+	int i = hooks_add_spec(s, spec, ops);
+	if (i >= 0 && ops->probe) {
+		char err[512];
+		if (ops->probe(s, err, sizeof(err)) < 0) {
+			tracer_report_error(s, "strategy %s cannot run here: %s", ops->name, err);
+			s->specs[i].hook = -2;
+		}
+	}
+	s->sync_needed = true;
+	loop_resume_all(s);
+	return i;
+}
+
+int hooks_unhook_now(struct session *s, int i)
+{
+	int rc = tracer_stop_all(s);
+
+	if (rc < 0)
+		return rc;
+	rc = hooks_remove_spec(s, i);
+	loop_resume_all(s);
+	return rc;
 }
 
 bool rdebug_on_trap(struct session *s, struct thread *t, uint64_t pc, bool *changed)
 {
 	uint64_t resume;
 	struct arch_regs regs;
-	uint64_t r_debug = 0;
 	int32_t state = RT_CONSISTENT;
 
 	*changed = false;
@@ -253,26 +468,18 @@ bool rdebug_on_trap(struct session *s, struct thread *t, uint64_t pc, bool *chan
 	if (!s->r_debug_addr) {
 		struct image *img;
 		char err[256];
-		if (image_load(s->pid, mem_read_cb, (void *)(intptr_t)s->pid, &img, err,
-			       sizeof(err)) == 0) {
+		uint64_t r_debug = 0;
+		if (load_image(s, &img, err, sizeof(err)) == 0) {
 			if (image_r_debug(img, &r_debug) == 0)
 				s->r_debug_addr = r_debug;
 			image_free(img);
 		}
 	}
 	if (s->r_debug_addr)
-		mem_read(s->pid, s->r_debug_addr + R_DEBUG_STATE_OFF, &state, sizeof(state));
+		mem_read(s->pid, s->r_debug_addr + offsetof(struct r_debug, r_state), &state,
+			 sizeof(state));
 	*changed = state == RT_CONSISTENT;
 	return true;
-}
-
-void rdebug_clean_child(struct session *s, pid_t child)
-{
-	uint8_t cur;
-
-	if (s->rdebug.armed && mem_read(child, s->rdebug.addr, &cur, 1) == 0 &&
-	    cur == arch_bp_insn[0])
-		mem_write(child, s->rdebug.addr, s->rdebug.orig, s->rdebug.orig_len);
 }
 
 void hooks_forget_all(struct session *s)
@@ -280,18 +487,24 @@ void hooks_forget_all(struct session *s)
 	for (int i = 0; i < s->nhooks; i++) {
 		struct hook *h = &s->hooks[i];
 		h->armed = false;
+		h->prepared = false;
 		free(h->priv);
 		h->priv = NULL;
-		if (h->spec_index >= 0 && s->spec_hook[h->spec_index] >= 0)
-			s->spec_hook[h->spec_index] = -1;
 	}
 	for (int i = 0; i < s->nspecs; i++)
-		if (s->spec_hook[i] >= 0)
-			s->spec_hook[i] = -1;
+		if (s->specs[i].hook >= 0)
+			s->specs[i].hook = -1;
+	for (unsigned id = 0; id < SESSION_MAX_STRATEGIES; id++) {
+		const struct strategy_ops *ops = strategy_by_id(id);
+		if (s->strategy_state[id] && ops && ops->free_state)
+			ops->free_state(s);
+	}
+	s->strategies_used = 0;
 	free(s->rdebug.priv);
 	memset(&s->rdebug, 0, sizeof(s->rdebug));
 	s->r_debug_addr = 0;
 	s->nscratch = 0;
+	s->nholes = 0;
 	s->syscall_insn = 0;
 	session_index_hooks(s);
 }

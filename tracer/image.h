@@ -36,8 +36,7 @@ struct obj {
 
 struct image {
 	pid_t pid;
-	mem_read_fn read;
-	void *ctx;
+	struct image_source src;
 	int ptrsize;      /* of the tracee, from the executable's ELF class */
 	struct map *maps;
 	size_t nmaps;

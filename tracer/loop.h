@@ -1,49 +1,54 @@
 /*
- * The stop loop: waits for ptrace stops and dispatches them (breakpoint hits, the
- * target's own signals, group-stops, new threads and children, exec and exit). Also the
- * primitives built on it: stopping every thread and single-stepping one.
+ * The stop loop: waits for ptrace stops and dispatches them (breakpoint hits, the target's
+ * own signals, group-stops, new threads and children, exec and exit) to the strategies and,
+ * through the session's observer, to the handlers. It is the one place that decides when
+ * hooks are re-synchronised with the loaded objects. Other threads reach it only through
+ * its command queue (loop_call, loop_request_stop).
  */
 #ifndef MHOOK_LOOP_H
 #define MHOOK_LOOP_H
 
-#include <signal.h>
 #include <stdbool.h>
+#include <sys/ptrace.h>
 #include <sys/types.h>
 
 #include "tracer/session.h"
 
-/* Set (to the signal number) by SIGINT, SIGTERM, SIGHUP or SIGALRM (--duration). */
-extern volatile sig_atomic_t loop_stop_signal;
-
-/* Blocks the signals that end a session, to be taken with sigtimedwait (no handler). */
-void loop_install_signal_handlers(void);
-/* Undoes that in a launched command's child before its exec: the mask and the SIGPIPE
- * disposition go back to what mhookd itself inherited. */
-void loop_restore_inherited_signals(void);
+struct observer_ops;
 
 /* PTRACE_SEIZE options: every thread, fork/vfork children, exec. */
 #define LOOP_PTRACE_OPTIONS (PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | \
 			     PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC)
 
-/* Handles one wait status of tid. With hold, the thread is left stopped (its resume
- * action recorded); otherwise it is resumed. */
+/* Sets a new, zeroed session up: the loop's dispatcher for stops that the services see,
+ * and the observer its news go to. */
+void loop_init_session(struct session *s, const struct observer_ops *obs);
+
+/* Handles one wait status of tid, in the session that owns tid (s, or another traced
+ * process with -F). With hold, the thread is left stopped (its resume action recorded);
+ * otherwise it is resumed. */
 void loop_handle(struct session *s, pid_t tid, int status, bool hold);
 
-/* Runs until the target is gone or a stop signal arrives. Returns 0. */
+/* With every thread of s stopped: re-synchronises the hooks if the loaded objects changed
+ * meanwhile (sending ready when it is due), then resumes every thread. On a fatal error
+ * (s->fatal) everything stays stopped. */
+void loop_resume_all(struct session *s);
+
+/* Runs until every traced process is gone, a stop is requested (signals_stop) or a fatal
+ * error (s->fatal). Returns 0. */
 int loop_run(struct session *s);
 
-/* Single-steps stopped thread t once, handling other stops of t meanwhile. Returns 0,
- * or -ESRCH when t is gone. */
-int loop_step(struct session *s, struct thread *t);
+/* From any thread: runs fn(ctx) on the tracer thread between two stops, and returns its
+ * result; -ESRCH when the loop is not running. fn runs with the target's threads in
+ * whatever state the loop left them (running): it stops them itself if it must. Called
+ * on the tracer thread, it runs fn at once. */
+int loop_call(int (*fn)(void *ctx), void *ctx);
 
-/* Waits until thread t reports a SIGTRAP signal-delivery-stop (other stops of t are
- * handled and t resumed); t must have been resumed. Returns 0 or -ESRCH. */
-int loop_wait_trap(struct session *s, struct thread *t);
+/* From any thread: asks the loop to end the run as if SIGTERM had come (why: the signal
+ * number reported, SIGPIPE for an output that cannot be written). */
+void loop_request_stop(int why);
 
-/* True when tid has a SIGTRAP pending (not yet reported), from /proc/TID/status. */
-bool sigtrap_pending(pid_t tid);
-
-/* Reads the thread-group id of tid from /proc; 0 if unknown. */
-pid_t proc_tgid(pid_t tid);
+/* Frees the strategies' states of s and then the session itself (not the struct). */
+void loop_free_session(struct session *s);
 
 #endif

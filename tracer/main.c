@@ -1,8 +1,10 @@
 /*
- * mhookd: the command line (contract 4.1) and the life of a session: get hold of the
- * target, resolve every SPEC, prepare every hook (all that can fail), install them in one
- * stop, report ready, run the stop loop, then detach and summarise. Exit status: 0 clean,
- * 1 bad usage or SPEC, 2 cannot trace or hook; in launch mode the command's own status.
+ * mhookd: the command line (README, "Using mhookd"), and the composition: which sinks the
+ * events go to (text or JSON, a file or stderr), the handlers that make them, and the life
+ * of a session: get hold of the target, resolve every SPEC, prepare every hook (all that
+ * can fail), install them in one stop, report ready, run the stop loop, then detach and
+ * summarise. Exit status: 0 clean, 1 bad usage or SPEC, 2 cannot trace or hook; in launch
+ * mode the command's own status.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,13 +18,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "handlers/report.h"
+#include "handlers/handlers.h"
+#include "sinks/queue.h"
+#include "sinks/sink.h"
 #include "strategies/strategy.h"
 #include "tracer/attach.h"
+#include "tracer/detach.h"
 #include "tracer/follow.h"
 #include "tracer/hooks.h"
 #include "tracer/loop.h"
 #include "tracer/mem.h"
+#include "tracer/proc.h"
+#include "tracer/signals.h"
 #include "tracer/symbols.h"
 
 #define EXIT_USAGE 1
@@ -206,15 +213,14 @@ static FILE *open_output(const char *path)
 	return f;
 }
 
-static int list_functions(struct session *s, const char *glob)
+static int list_functions(pid_t pid, const char *glob)
 {
+	const struct image_source src = { .read = mem_read_cb, .read_ctx = (void *)(intptr_t)pid };
 	char err[1024];
 	struct image *img;
 
-	if (image_load(s->pid, mem_read_cb, (void *)(intptr_t)s->pid, &img, err,
-		       sizeof(err)) < 0) {
-		fprintf(stderr, "mhookd: cannot read the objects of pid %d: %s\n", (int)s->pid,
-			err);
+	if (image_load(pid, &src, &img, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mhookd: cannot read the objects of pid %d: %s\n", (int)pid, err);
 		return EXIT_TRACE;
 	}
 	int n = image_list(img, glob, stdout);
@@ -273,15 +279,51 @@ static void start_timer(double secs)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
-static void cleanup(struct session *s, struct spec *specs, struct options *o, FILE *out)
+/* Where events go, and the queue that takes them there off the tracer thread. */
+static struct event_queue *queue;
+
+/* One "mhookd: " line on stderr, after everything already reported. */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
 {
-	if (out && out != stderr && out != stdout)
-		fclose(out);
-	for (int i = 0; i < o->nspecs; i++)
-		spec_free(&specs[i]);
-	free(specs);
-	free(o->specs);
-	session_free(s);
+	va_list ap;
+
+	if (queue)
+		evq_drain(queue);
+	va_start(ap, fmt);
+	fputs("mhookd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* The sink thread found that the reports cannot be written any more (a closed pipe, a
+ * full disk): the run ends as on SIGTERM, leaving the target unhooked. */
+static void output_failed(void *ctx)
+{
+	(void)ctx;
+	loop_request_stop(SIGPIPE);
+}
+
+static int start_sinks(FILE *out, bool owns_out, bool json, uint64_t start_ns)
+{
+	struct sink *sinks[2];
+	int n = 0;
+
+	sinks[n] = json ? sink_json_new(out, owns_out) : sink_text_new(out, owns_out, start_ns);
+	if (!sinks[n])
+		return -ENOMEM;
+	sinks[n++]->critical = true;
+	/* JSON written elsewhere: a person on stderr still sees the errors. */
+	if (json && out != stderr && (sinks[n] = sink_errors_new(stderr)))
+		n++;
+	queue = evq_start(sinks, n, 4096, output_failed, NULL);
+	if (!queue) {
+		for (int i = 0; i < n; i++)
+			sinks[i]->ops->close(sinks[i]);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* Stops here leave the target as it was: hooks removed, a launched command killed. The
@@ -299,67 +341,75 @@ static int give_up(struct session *s, int rc)
 	return rc;
 }
 
-static int setup_specs(struct session *s, struct spec *specs, int n)
+static int setup_specs(struct session *s, struct spec *specs, int n,
+		       const struct strategy_ops *ops)
 {
-	s->specs = specs;
-	s->nspecs = n;
-	s->spec_hook = calloc((size_t)n + 1, sizeof(*s->spec_hook));
-	s->spec_why = calloc((size_t)n + 1, sizeof(*s->spec_why));
-	if (!s->spec_hook || !s->spec_why)
-		return -ENOMEM;
 	for (int i = 0; i < n; i++)
-		s->spec_hook[i] = -1;
+		if (hooks_add_spec(s, &specs[i], ops) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/* Every strategy the SPECs ask for must be able to run in this target. */
+static int probe_strategies(struct session *s)
+{
+	char err[1024];
+
+	for (int i = 0; i < s->nspecs; i++) {
+		const struct strategy_ops *ops = s->specs[i].ops;
+		bool seen = false;
+		for (int j = 0; j < i && !seen; j++)
+			seen = s->specs[j].ops == ops;
+		if (seen)
+			continue;
+		if (ops->probe(s, err, sizeof(err)) < 0) {
+			say("strategy %s cannot run here: %s", ops->name, err);
+			return EXIT_TRACE;
+		}
+		if (s->follow && !ops->priv_size) {
+			say("-F is not supported with -s %s yet", ops->name);
+			return EXIT_USAGE;
+		}
+	}
 	return 0;
 }
 
 /* Everything after option parsing; returns the exit status. */
-static int run(struct options *o, struct session *s, struct spec *specs)
+static int run(struct options *o, struct session *s)
 {
 	char err[1024];
 	int rc;
 
 	if (o->list && o->pid) {
 		/* Listing needs no ptrace stop: /proc and the ELF files are enough. */
-		s->pid = o->pid;
 		if (!proc_tgid(o->pid)) {
 			fprintf(stderr, "mhookd: no process with pid %d\n", (int)o->pid);
 			return EXIT_TRACE;
 		}
-		return list_functions(s, o->list);
+		return list_functions(o->pid, o->list);
 	}
-	if (setup_specs(s, specs, o->nspecs) < 0)
-		return EXIT_TRACE;
-
-	rc = o->pid ? attach_pid(s, o->pid, err, sizeof(err))
-		    : launch_cmd(s, o->cmd, err, sizeof(err));
-	if (rc < 0) {
-		fprintf(stderr, "mhookd: %s\n", err);
-		if (o->pid)
-			session_detach(s);
-		kill_launched(s);
+	/* A command was launched already, before the sink thread started. */
+	if (o->pid && attach_pid(s, o->pid, err, sizeof(err)) < 0) {
+		say("%s", err);
+		session_detach(s);
 		return EXIT_TRACE;
 	}
 	if (o->list) {
 		/* A launched command is at its exec: run it to its entry, where its
 		 * libraries are loaded, to list them too. */
 		rc = launch_run_to_entry(s, err, sizeof(err)) < 0 ? EXIT_TRACE
-								  : list_functions(s, o->list);
+								  : list_functions(s->pid, o->list);
 		kill_launched(s);
 		return rc;
-	}
-	if (s->ops->probe(s, err, sizeof(err)) < 0) {
-		fprintf(stderr, "mhookd: strategy %s cannot run here: %s\n", s->ops->name, err);
-		return give_up(s, EXIT_TRACE);
 	}
 	/* Launch mode arms in stages: the executable now (at its exec), its libraries when
 	 * the dynamic linker has loaded them and before any constructor runs, IFUNCs at the
 	 * entry point if they were not bound before; ready follows the libraries. */
 	s->allow_pending = o->pending || s->launched;
 	s->follow = o->follow;
-	if (s->follow && !s->ops->priv_size) {
-		fprintf(stderr, "mhookd: -F is not supported with -s %s yet\n", s->ops->name);
-		return give_up(s, EXIT_USAGE);
-	}
+	rc = probe_strategies(s);
+	if (rc)
+		return give_up(s, rc);
 	s->ready_at_sync = s->launched;
 	s->armed = true;
 	rc = hooks_sync(s);
@@ -368,7 +418,7 @@ static int run(struct options *o, struct session *s, struct spec *specs)
 	if (s->launched) {
 		if (launch_run_to_entry(s, err, sizeof(err)) < 0) {
 			if (!s->fatal)
-				fprintf(stderr, "mhookd: %s\n", err);
+				say("%s", err);
 			return give_up(s, s->fatal ? s->fatal : EXIT_TRACE);
 		}
 		rc = hooks_sync(s);
@@ -376,10 +426,12 @@ static int run(struct options *o, struct session *s, struct spec *specs)
 			return give_up(s, rc);
 	}
 	if (!s->ready_sent) {
-		report_ready(s->report, s);
+		s->obs->ready(s);
 		s->ready_sent = true;
 	}
-	session_resume_all(s);
+	loop_resume_all(s);
+	if (s->fatal)
+		return give_up(s, s->fatal);
 	if (o->duration > 0)
 		start_timer(o->duration);
 
@@ -388,7 +440,7 @@ static int run(struct options *o, struct session *s, struct spec *specs)
 		return give_up(s, s->fatal);
 	for (int i = 0; i < follow_count(); i++)
 		session_detach(follow_at(i));
-	report_summary(s->report, s);
+	handlers_summary(s);
 	return s->launched ? wait_command(s) : 0;
 }
 
@@ -397,11 +449,11 @@ int main(int argc, char **argv)
 	static char outbuf[1 << 16];
 	struct options o;
 	struct session s;
-	struct report rep;
 	struct spec *specs;
 	char err[1024];
-	FILE *out;
 	int rc;
+
+	uint64_t start_ns = event_now_ns(); /* text call times count from here */
 
 	parse_options(argc, argv, &o);
 	/* Before mhookd opens anything of its own (the -o file). */
@@ -411,25 +463,50 @@ int main(int argc, char **argv)
 	for (int i = 0; i < o.nspecs; i++) {
 		if (spec_parse(o.specs[i], &specs[i], err, sizeof(err)) < 0) {
 			fprintf(stderr, "mhookd: bad SPEC '%s': %s\n", o.specs[i], err);
-			memset(&s, 0, sizeof(s));
-			cleanup(&s, specs, &o, NULL);
+			for (int j = 0; j < i; j++)
+				spec_free(&specs[j]);
+			free(specs);
+			free(o.specs);
 			return EXIT_USAGE;
 		}
 	}
-	out = open_output(o.output);
+	FILE *out = open_output(o.output);
 	setvbuf(out, outbuf, _IOFBF, sizeof(outbuf));
+	signals_setup();
 
 	memset(&s, 0, sizeof(s));
-	s.exit_status = -1;
-	s.ops = strategy_find(o.strategy);
-	report_init(&rep, out, o.json, o.summary_only);
-	s.report = &rep;
-	loop_install_signal_handlers();
-
+	loop_init_session(&s, &handlers_observer);
+	rc = setup_specs(&s, specs, o.nspecs, strategy_find(o.strategy));
+	/* The sink thread starts after a launched command is forked, so that the fork
+	 * happens in a process of one thread. */
+	if (rc == 0 && o.cmd && launch_cmd(&s, o.cmd, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mhookd: %s\n", err);
+		kill_launched(&s);
+		rc = EXIT_TRACE;
+		goto out;
+	}
+	if (rc == 0 && start_sinks(out, out != stderr && out != stdout, o.json, start_ns) < 0)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		fprintf(stderr, "mhookd: out of memory\n");
+		kill_launched(&s);
+		rc = EXIT_TRACE;
+		goto out;
+	}
+	handlers_init(queue, o.summary_only);
 	follow_init(&s);
-	rc = run(&o, &s, specs);
-	fflush(out);
+	rc = run(&o, &s);
 	follow_free();
-	cleanup(&s, specs, &o, out);
+out:
+	if (queue)
+		evq_stop(queue);
+	else if (out != stderr && out != stdout)
+		fclose(out);
+	handlers_free();
+	loop_free_session(&s);
+	for (int i = 0; i < o.nspecs; i++)
+		spec_free(&specs[i]);
+	free(specs);
+	free(o.specs);
 	return rc;
 }

@@ -13,6 +13,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "tracer/debug.h"
+
 #define MEM_FD_CACHE 8
 
 static struct {
@@ -20,17 +22,6 @@ static struct {
 	int fd;
 } fd_cache[MEM_FD_CACHE];
 static unsigned fd_cache_next;
-
-int mem_debug_enabled(void)
-{
-	static int enabled = -1;
-
-	if (enabled < 0) {
-		const char *v = getenv("MHOOK_DEBUG");
-		enabled = v && *v && strcmp(v, "0") != 0;
-	}
-	return enabled;
-}
 
 static int mem_fd(pid_t pid)
 {
@@ -120,7 +111,7 @@ int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
 {
 	int fd = mem_fd(pid);
 
-	if (mem_debug_enabled())
+	if (debug_level())
 		mem_debug_write(pid, addr, buf, len);
 	if (fd >= 0) {
 		ssize_t n = pwrite(fd, buf, len, (off_t)addr);

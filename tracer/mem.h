@@ -2,7 +2,8 @@
  * Tracee memory. Reads go through process_vm_readv (one syscall for any size) and fall
  * back to /proc/PID/mem; writes go through /proc/PID/mem, which the kernel lets a tracer
  * use on read-only code pages (process_vm_writev cannot), with PTRACE_POKEDATA as the
- * last resort. With MHOOK_DEBUG=1 every write is logged with its address and bytes.
+ * last resort. With MHOOK_DEBUG=1 every write is logged with its address and bytes
+ * (tracer/debug.h).
  */
 #ifndef MHOOK_MEM_H
 #define MHOOK_MEM_H
@@ -23,8 +24,5 @@ void mem_forget(pid_t pid);
 
 /* Adapter for symbols.h's mem_read_fn: ctx is (void *)(intptr_t)pid. */
 int mem_read_cb(void *ctx, uint64_t addr, void *buf, size_t len);
-
-/* True when MHOOK_DEBUG is set in the environment. */
-int mem_debug_enabled(void);
 
 #endif

@@ -49,3 +49,25 @@ char proc_thread_state(pid_t tgid, pid_t tid)
 	fclose(f);
 	return state;
 }
+
+pid_t proc_tgid(pid_t tid)
+{
+	uint64_t v;
+
+	return proc_status_field(tid, "Tgid", 10, &v) == 0 ? (pid_t)v : 0;
+}
+
+pid_t proc_ppid(pid_t pid)
+{
+	uint64_t v;
+
+	return proc_status_field(pid, "PPid", 10, &v) == 0 ? (pid_t)v : 0;
+}
+
+bool proc_signal_pending(pid_t tid, int sig)
+{
+	uint64_t pending, blocked, bit = 1ULL << (sig - 1);
+
+	return proc_status_field(tid, "SigPnd", 16, &pending) == 0 && (pending & bit) &&
+	       proc_status_field(tid, "SigBlk", 16, &blocked) == 0 && !(blocked & bit);
+}

@@ -17,4 +17,12 @@ int proc_status_field(pid_t tid, const char *key, int base, uint64_t *value);
 /* The state letter of a thread (R, S, t, Z, ...), 0 if it is gone. */
 char proc_thread_state(pid_t tgid, pid_t tid);
 
+/* The thread-group id (process) of tid, or its parent process; 0 if unknown. */
+pid_t proc_tgid(pid_t tid);
+pid_t proc_ppid(pid_t pid);
+
+/* Whether tid has sig pending and not blocked: a trap that was raised (a breakpoint, a
+ * fault) but not yet reported to us. A blocked one is the target's own, sent to itself. */
+bool proc_signal_pending(pid_t tid, int sig);
+
 #endif

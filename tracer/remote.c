@@ -1,9 +1,11 @@
 /*
  * Code execution inside the tracee: injected system calls, and the scratch pages they map
  * for out-of-line code. A syscall is injected by pointing a stopped thread at an existing
- * syscall instruction (any two bytes 0f 05 in executable memory will do, since we jump to
- * them directly) and single-stepping it, so no byte of the target is ever changed for it.
+ * syscall instruction (arch_syscall_insn anywhere in executable memory will do, since we
+ * jump to it directly) and single-stepping it, so no byte of the target is changed for it.
  */
+#include "tracer/remote.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,50 +16,15 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "tracer/loop.h"
+#include "tracer/debug.h"
+#include "tracer/maps.h"
 #include "tracer/mem.h"
-#include "tracer/session.h"
+#include "tracer/proc.h"
+#include "tracer/services.h"
 
 #define SCRATCH_SIZE (16 * 4096)
 /* rel32 reaches +-2 GiB; keep a margin for the size of the page itself. */
 #define SCRATCH_REACH ((int64_t)0x7fff0000)
-
-struct map_range {
-	uint64_t start, end;
-	char perms[5];
-	char name[256];
-};
-
-/* Calls fn for each line of /proc/PID/maps; stops early when fn returns nonzero. */
-static int maps_foreach(pid_t pid, int (*fn)(const struct map_range *m, void *ctx),
-			void *ctx)
-{
-	char path[64], line[512];
-	FILE *f;
-	int rc = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (!rc && fgets(line, sizeof(line), f)) {
-		struct map_range m;
-		unsigned long long a, b;
-		int pos = 0;
-		memset(&m, 0, sizeof(m));
-		if (sscanf(line, "%llx-%llx %4s %*s %*s %*s %n", &a, &b, m.perms, &pos) < 3)
-			continue;
-		m.start = a;
-		m.end = b;
-		if (pos > 0) {
-			snprintf(m.name, sizeof(m.name), "%s", line + pos);
-			m.name[strcspn(m.name, "\n")] = 0;
-		}
-		rc = fn(&m, ctx);
-	}
-	fclose(f);
-	return rc;
-}
 
 struct syscall_search {
 	pid_t pid;
@@ -65,14 +32,14 @@ struct syscall_search {
 	uint64_t found;
 };
 
-static int search_syscall_insn(const struct map_range *m, void *ctx)
+static int search_syscall_insn(const struct maps_entry *m, void *ctx)
 {
 	struct syscall_search *ss = ctx;
 	uint8_t buf[8192];
 
-	if (m->perms[2] != 'x')
+	if (!(m->prot & PROT_EXEC))
 		return 0;
-	if (ss->vdso_only != (strcmp(m->name, "[vdso]") == 0))
+	if (ss->vdso_only != (strcmp(m->path, "[vdso]") == 0))
 		return 0;
 	for (uint64_t a = m->start; a < m->end; a += sizeof(buf) - 1) {
 		size_t n = m->end - a < sizeof(buf) ? m->end - a : sizeof(buf);
@@ -120,10 +87,10 @@ static int settle(struct session *s, struct thread *t)
 			continue;
 		if (r != t->tid)
 			return -ESRCH;
-		/* Handled with hold, as any stop during a stop-all: it stays stopped, and an
-		 * event it reports on the way (a signal) is recorded for its resume. */
+		/* Dispatched as any stop during a stop-all: it stays stopped, and an event it
+		 * reports on the way (a signal) is recorded for its resume. */
 		pid_t tid = t->tid;
-		loop_handle(s, tid, status, true);
+		s->dispatch(s, tid, status);
 		t = session_thread(s, tid);
 		if (!t)
 			return -ESRCH;
@@ -164,17 +131,16 @@ long remote_syscall(struct session *s, struct thread *t, long nr, long a0, long 
 		return rc;
 	bool listen = t->listen;
 	t->listen = false;
-	rc = loop_step(s, t);
+	rc = tracer_step(s, t);
 	if (rc < 0)
 		return rc;
 	rc = arch_get_regs(t->tid, &regs);
 	if (rc < 0)
 		return rc;
 	ret = arch_syscall_result(&regs);
-	if (mem_debug_enabled())
-		fprintf(stderr, "mhook-debug: syscall %ld in tid %d (pc 0x%llx, stopped at 0x%llx) "
-			"= %ld (0x%lx)\n", nr, (int)t->tid, (unsigned long long)arch_pc(&saved),
-			(unsigned long long)arch_pc(&regs), ret, (unsigned long)ret);
+	debug_log(1, "syscall %ld in tid %d (pc 0x%llx, stopped at 0x%llx) = %ld (0x%lx)", nr,
+		  (int)t->tid, (unsigned long long)arch_pc(&saved),
+		  (unsigned long long)arch_pc(&regs), ret, (unsigned long)ret);
 	rc = arch_set_regs(t->tid, &saved);
 	t->listen = listen;
 	return rc < 0 ? rc : ret;
@@ -212,7 +178,7 @@ long remote_syscall_pid(pid_t tid, uint64_t insn, long nr, long a0, long a1, lon
 			return -ESRCH;
 		if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0)
 			break;
-		if ((status >> 16) == 0)
+		if ((status >> 16) == 0 && !tracer_is_fault(tid, WSTOPSIG(status)))
 			requeue |= 1ULL << (WSTOPSIG(status) - 1);
 	}
 	rc = arch_get_regs(tid, &regs);
@@ -252,7 +218,7 @@ static void consider(struct gap_search *g, uint64_t cand)
 
 /* The free gap nearest to near: candidates are the two ends of each gap, leaving a guard
  * page so that our page never extends a neighbour's mapping. */
-static int search_gap(const struct map_range *m, void *ctx)
+static int search_gap(const struct maps_entry *m, void *ctx)
 {
 	struct gap_search *g = ctx;
 	uint64_t lo = g->prev_end + 4096, hi = m->start - 4096;
@@ -305,13 +271,34 @@ static struct scratch *scratch_map(struct session *s, uint64_t near, char *err,
 	return sc;
 }
 
+/* Space given back earlier, within reach of near: the first hole that fits is used
+ * from its start. */
+static uint64_t take_hole(struct session *s, uint64_t near, uint64_t size)
+{
+	for (int i = 0; i < s->nholes; i++) {
+		struct scratch_hole *hl = &s->holes[i];
+		if (hl->size < size || dist(hl->addr, near) + size >= (uint64_t)SCRATCH_REACH)
+			continue;
+		uint64_t at = hl->addr;
+		hl->addr += size;
+		hl->size -= size;
+		if (!hl->size)
+			s->holes[i] = s->holes[--s->nholes];
+		return at;
+	}
+	return 0;
+}
+
 uint64_t scratch_alloc(struct session *s, uint64_t near, uint64_t size, char *err,
 		       size_t errlen)
 {
 	size = (size + 15) & ~15ULL;
+	uint64_t at = take_hole(s, near, size);
+	if (at)
+		return at;
 	for (int i = 0; i < s->nscratch; i++) {
 		struct scratch *sc = &s->scratch[i];
-		uint64_t at = sc->addr + sc->used;
+		at = sc->addr + sc->used;
 		if (sc->used + size <= sc->size && dist(at, near) + size < (uint64_t)SCRATCH_REACH) {
 			sc->used += size;
 			return at;
@@ -322,6 +309,30 @@ uint64_t scratch_alloc(struct session *s, uint64_t near, uint64_t size, char *er
 		return 0;
 	sc->used = size;
 	return sc->addr;
+}
+
+void scratch_free(struct session *s, uint64_t addr, uint64_t size)
+{
+	size = (size + 15) & ~15ULL;
+	if (!addr || !size)
+		return;
+	/* The last allocation of its page simply goes back to the page. */
+	for (int i = 0; i < s->nscratch; i++) {
+		struct scratch *sc = &s->scratch[i];
+		if (sc->size && addr + size == sc->addr + sc->used && addr >= sc->addr) {
+			sc->used -= size;
+			return;
+		}
+	}
+	if (s->nholes == s->cap_holes) {
+		int ncap = s->cap_holes ? s->cap_holes * 2 : 8;
+		struct scratch_hole *p = realloc(s->holes, (size_t)ncap * sizeof(*p));
+		if (!p)
+			return; /* the space is merely not reused */
+		s->holes = p;
+		s->cap_holes = ncap;
+	}
+	s->holes[s->nholes++] = (struct scratch_hole){ .addr = addr, .size = size };
 }
 
 int scratch_release(struct session *s)

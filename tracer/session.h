@@ -1,8 +1,9 @@
 /*
- * The ptrace session: the traced process, its threads, the processes that share its
- * memory (vfork children), the hooks, and the stop loop that dispatches every ptrace stop.
- * Strategies (strategies/strategy.h) and reports (handlers/report.h) plug into it; this
- * header is what they see of the tracer.
+ * The ptrace session as data: the traced process, its threads (vfork children sharing its
+ * memory among them), its hooks with their address index, its scratch pages and the SPECs
+ * it serves. session.c keeps the tables; the services (services.h, remote.h), the
+ * strategies and the stop loop act on them. A session reaches the layers above it only
+ * through the two pointers it is handed: dispatch (the stop loop) and obs (the handlers).
  */
 #ifndef MHOOK_SESSION_H
 #define MHOOK_SESSION_H
@@ -11,11 +12,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "tracer/addrmap.h"
 #include "tracer/arch.h"
+#include "tracer/spec.h"
 
 struct strategy_ops;
-struct report;
-struct image;
+struct observer_ops;
+
+/* Strategy ids (strategy_ops.id) are below this: a session keeps one state per id. */
+#define SESSION_MAX_STRATEGIES 8
 
 enum thread_state {
 	THREAD_RUNNING,   /* resumed; its next stop is unknown */
@@ -29,8 +34,8 @@ struct thread {
 	enum thread_state state;
 	int resume_sig;          /* signal to deliver when resumed */
 	bool listen;             /* in group-stop: resume with PTRACE_LISTEN */
-	bool shadow;             /* belongs to a vfork child sharing our memory: hits are
-				  * executed but not reported */
+	bool shadow;             /* belongs to a vfork child sharing our memory: hits run out
+				  * of line, and are reported under its pid only with -F */
 	bool exiting;
 	bool interrupted;        /* PTRACE_INTERRUPT sent during the current stop_all */
 	bool in_syscall_stop;    /* stopped at a clone/fork/vfork/exec event, i.e. inside a
@@ -38,11 +43,6 @@ struct thread {
 				  * cannot run injected code until settled (remote.c) */
 	uint64_t requeue_mask;   /* signals seen while we stepped it, sent again (tgkill)
 				  * once it is resumed, so none is lost */
-};
-
-struct pid_count {
-	pid_t pid;
-	uint64_t calls;
 };
 
 struct hook {
@@ -55,15 +55,11 @@ struct hook {
 	uint64_t size;
 	uint8_t orig[16];        /* bytes at addr before we touched them */
 	size_t orig_len;         /* how many of orig we overwrite */
-	bool armed;
+	const struct strategy_ops *ops; /* how this hook is hooked */
+	bool prepared;           /* prepare succeeded: priv holds its state */
+	bool armed;              /* installed */
 	bool ever_armed;         /* armed at some point: it has a summary of its own */
-	uint64_t calls;          /* reported hits in the traced process */
-	uint64_t shadow_calls;   /* hits by vfork children, executed but not reported */
-	uint64_t collateral;     /* nx: stops on this hook's guarded page(s) that were not
-				  * calls of it (the cost of page granularity) */
 	int spec_index;          /* the SPEC it serves (session.specs) */
-	struct pid_count *by_pid; /* -F: hits by vfork children sharing this memory */
-	int nby_pid;
 	char path[512];          /* the object's path, to notice it being unloaded */
 	void *priv;              /* the strategy's own per-hook state */
 };
@@ -76,6 +72,12 @@ struct scratch {
 	uint64_t used;
 };
 
+/* Scratch memory given back (a prepare that failed): reused before new space is taken. */
+struct scratch_hole {
+	uint64_t addr;
+	uint64_t size;
+};
+
 /* The target's handler for a signal our traps raise, and the threads that may be running
  * it (tracer/sigwatch.c). */
 struct sigwatch {
@@ -83,6 +85,17 @@ struct sigwatch {
 	bool valid;
 	pid_t tids[16];
 	int ntids;
+};
+
+/* One SPEC as this process serves it. */
+struct session_spec {
+	const struct spec *spec;  /* parsed once, shared by every session */
+	const struct strategy_ops *ops; /* the strategy its hook takes */
+	int hook;                 /* the hook serving it, -1 while pending (nothing loaded
+				   * defines it yet), -2 once it failed for good */
+	char why[256];            /* why it is pending, for the ready event */
+	bool unloaded;            /* its hook went with an unloaded object: it waits for the
+				   * object to come back, even without --pending */
 };
 
 struct session {
@@ -98,26 +111,21 @@ struct session {
 
 	struct hook *hooks;
 	int nhooks, cap_hooks;
-	/* open-addressed map from hook address to index, for the per-hit lookup */
-	uint64_t *hook_keys;
-	int *hook_vals;
-	unsigned hook_map_cap;
+	struct addrmap hook_index; /* hook address -> index, for the per-hit lookup */
 
 	struct scratch *scratch;
 	int nscratch, cap_scratch;
+	struct scratch_hole *holes;
+	int nholes, cap_holes;
 	uint64_t syscall_insn;   /* address of a syscall instruction in the tracee, 0 if unknown */
 
-	const struct strategy_ops *ops;
-	void *strategy_state;    /* the strategy's own, per process (nx: pages, code cache);
-				  * see fork_state and free_state */
-	struct report *report;
+	/* Each strategy's own state for this process (nx: pages, code cache), by
+	 * strategy_ops.id; see fork_state and free_state. */
+	void *strategy_state[SESSION_MAX_STRATEGIES];
+	unsigned strategies_used; /* bit ops->id: some hook of this strategy was prepared */
 
-	/* The SPECs asked for. spec_hook[i] is the hook serving SPEC i, or -1 while it is
-	 * pending (nothing loaded defines it yet), or -2 once it failed for good. */
-	struct spec *specs;
+	struct session_spec *specs;
 	int nspecs;
-	int *spec_hook;
-	char (*spec_why)[256];   /* why SPEC i is pending, for the ready event */
 	bool allow_pending;      /* launch mode, or --pending */
 	bool follow;             /* -F: children are traced and hooked too */
 	bool ready_sent;         /* later arming is reported as "armed" events */
@@ -129,15 +137,21 @@ struct session {
 	 * the strategy) on r_brk, hit after every change to the loaded objects. */
 	struct hook rdebug;
 	uint64_t r_debug_addr;   /* the dynamic linker's struct r_debug, once known */
-	bool sync_needed;        /* objects changed while threads were held: sync at the
-				  * next resume_all */
+	bool sync_needed;        /* objects changed while threads were held: sync before
+				  * the threads are resumed */
 	struct sigwatch sigwatch[2]; /* SIGTRAP, SIGSEGV */
+
+	/* The stop loop's handler for a stop that a service waited for without expecting
+	 * it (another thread's breakpoint, a clone event): it records what the stop means
+	 * and leaves the thread stopped. Set by the loop (loop_init_session). */
+	void (*dispatch)(struct session *s, pid_t tid, int status);
+	/* Where hits and the session's news go (the handlers), and their own data. */
+	const struct observer_ops *obs;
+	void *obs_data;
 };
 
-/* Counts one hit of h by process pid, which shares this session's memory (vfork). */
-void hook_count_pid(struct hook *h, pid_t pid);
-
-/* Frees everything the session allocated (not the tracee's state). */
+/* Frees everything the session allocated (not the tracee's state, and not the strategy
+ * states: see loop_free_session). */
 void session_free(struct session *s);
 
 /* --- threads ------------------------------------------------------------------------ */
@@ -148,44 +162,16 @@ void session_remove_thread(struct session *s, pid_t tid);
 /* A snapshot of the thread ids (malloc'd, *n of them), for loops whose body may add or
  * remove threads and so move the table. */
 pid_t *session_tids(struct session *s, int *n);
+/* A stopped thread of the traced process to run injected syscalls in, or NULL: one
+ * stopped on its way back to user mode is preferred over one in group-stop or inside a
+ * syscall at an event. */
+struct thread *session_any_stopped(struct session *s);
 
 /* --- hooks --------------------------------------------------------------------------- */
 struct hook *session_add_hook(struct session *s);
-/* The hook whose address is addr, or NULL. O(1). */
+/* The hook whose address is addr, or NULL: one hash lookup. */
 struct hook *session_hook_at(struct session *s, uint64_t addr);
+/* Rebuilds the address index after hooks were added or moved. */
 void session_index_hooks(struct session *s);
-
-/* --- stopping and resuming ------------------------------------------------------------ */
-/* Stops every thread that executes in the traced memory (PTRACE_INTERRUPT, then waits),
- * handling any other stop that arrives meanwhile. Returns 0 or a negative errno. */
-int session_stop_all(struct session *s);
-/* Resumes every stopped thread as its state says. */
-void session_resume_all(struct session *s);
-/* Sends t's deferred signals again; called right after resuming or detaching it. */
-void session_requeue_signals(struct thread *t);
-/* Resumes one stopped thread. */
-int session_resume(struct session *s, struct thread *t);
-
-/* A stopped thread of the traced process to run injected syscalls in, or NULL. */
-struct thread *session_any_stopped(struct session *s);
-
-/* --- remote execution (tracer/remote.c) ------------------------------------------------ */
-/* Runs syscall nr in stopped thread t and returns its result (negative errno on failure
- * inside the tracee). Registers are restored afterwards. */
-long remote_syscall(struct session *s, struct thread *t, long nr, long a0, long a1, long a2,
-		    long a3, long a4, long a5);
-
-/* The same in any stopped tracee tid that is not a session thread (a fork child at its
- * first stop), through the syscall instruction at insn. */
-long remote_syscall_pid(pid_t tid, uint64_t insn, long nr, long a0, long a1, long a2,
-			long a3, long a4, long a5);
-
-/* Returns the address of size bytes of executable scratch code within +-2 GiB of near,
- * mapping a new page in the tracee if needed (all threads must be stopped), or 0 with err
- * filled in. */
-uint64_t scratch_alloc(struct session *s, uint64_t near, uint64_t size, char *err,
-		       size_t errlen);
-/* Unmaps scratch pages that no thread is inside; returns how many stay mapped. */
-int scratch_release(struct session *s);
 
 #endif

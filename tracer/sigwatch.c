@@ -14,9 +14,9 @@
 #include "tracer/arch.h"
 #include "tracer/mem.h"
 #include "tracer/proc.h"
+#include "tracer/remote.h"
 
 #define KERNEL_SIGSET_SIZE 8
-#define RED_ZONE 128
 
 static struct sigwatch *watch_of(struct session *s, int sig)
 {
@@ -35,7 +35,7 @@ void sigwatch_note_delivery(struct session *s, struct thread *t, int sig)
 
 	if (!w || t->shadow || arch_get_regs(t->tid, &regs) < 0)
 		return;
-	uint64_t buf = (arch_sp(&regs) - RED_ZONE - sizeof(act)) & ~15ULL;
+	uint64_t buf = (arch_sp(&regs) - ARCH_RED_ZONE - sizeof(act)) & ~15ULL;
 	if (remote_syscall(s, t, SYS_rt_sigaction, sig, 0, (long)buf, KERNEL_SIGSET_SIZE, 0,
 			   0) < 0 ||
 	    mem_read(s->pid, buf, act, sizeof(act)) < 0)
@@ -73,7 +73,7 @@ void sigwatch_after_trap(struct session *s, struct thread *t, int sig)
 		struct arch_regs regs;
 		if (arch_get_regs(t->tid, &regs) < 0)
 			return;
-		uint64_t buf = (arch_sp(&regs) - RED_ZONE - sizeof(w->act)) & ~15ULL;
+		uint64_t buf = (arch_sp(&regs) - ARCH_RED_ZONE - sizeof(w->act)) & ~15ULL;
 		if (mem_write(s->pid, buf, w->act, sizeof(w->act)) < 0 ||
 		    remote_syscall(s, t, SYS_rt_sigaction, sig, (long)buf, 0, KERNEL_SIGSET_SIZE,
 				   0, 0) < 0)

@@ -1,15 +1,16 @@
 /*
- * The SPEC syntax of contract 4.1, parsed without looking at any process: NAME, LIB:NAME,
- * 0xADDR and LIB:0xOFF, each with an optional +OFF. Also the LIB matching rule, kept here
+ * The SPEC syntax of the command line (README, "SPEC"), parsed without looking at any
+ * process: NAME, LIB:NAME, 0xADDR and LIB:0xOFF, each with an optional +OFF. Also the LIB matching rule, kept here
  * as a pure function so that it can be tested on its own. Whether a SPEC names something
  * that exists is decided later, by image_resolve in symbols.c.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tracer/symbols.h"
+#include "tracer/spec.h"
 
 /* Parses a whole string as an unsigned number: 0x hex always, plain decimal only when
  * allow_dec is set. Returns 0 or -EINVAL. */

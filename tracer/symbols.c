@@ -12,12 +12,13 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "strategies/strategy.h"
 #include "tracer/image.h"
+#include "tracer/maps.h"
 
 #define DELETED_SUFFIX " (deleted)"
 
@@ -34,64 +35,60 @@ static bool strip_deleted(char *path)
 
 /* ---- /proc/PID/maps ------------------------------------------------------------------ */
 
+struct maps_ctx {
+	struct image *img;
+	size_t cap;
+};
+
+static int add_map(const struct maps_entry *e, void *ctx)
+{
+	struct maps_ctx *mc = ctx;
+	struct image *img = mc->img;
+	const struct image_source *src = &img->src;
+
+	if (img->nmaps == mc->cap) {
+		mc->cap = mc->cap ? mc->cap * 2 : 64;
+		struct map *m = realloc(img->maps, mc->cap * sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		img->maps = m;
+	}
+	struct map *m = &img->maps[img->nmaps];
+	*m = (struct map){
+		.start = e->start, .end = e->end, .off = e->offset,
+		.r = e->prot & PROT_READ, .w = e->prot & PROT_WRITE,
+		/* Code that mhookd made non-executable (nx's guarded pages) is still code. */
+		.x = (e->prot & PROT_EXEC) ||
+		     (src->hides_exec && src->hides_exec(src->hides_ctx, e->start, e->end)),
+		.dev = makedev(e->dev_major, e->dev_minor), .ino = e->inode, .obj = -1,
+	};
+	if (e->path[0]) {
+		m->path = strdup(e->path);
+		if (!m->path)
+			return -ENOMEM;
+	}
+	img->nmaps++;
+	return 0;
+}
+
 static int parse_maps(struct image *img, char *err, size_t errlen)
 {
-	char fn[64];
-	snprintf(fn, sizeof(fn), "/proc/%d/maps", (int)img->pid);
-	FILE *f = fopen(fn, "re");
-	if (!f) {
-		int e = errno;
-		if (e == ENOENT)
+	struct maps_ctx mc = { .img = img };
+	int rc = maps_foreach(img->pid, add_map, &mc);
+
+	if (rc == -ESRCH) {
+		char fn[64];
+		snprintf(fn, sizeof(fn), "/proc/%d", (int)img->pid);
+		if (access(fn, F_OK) < 0)
 			snprintf(err, errlen, "no process %d", (int)img->pid);
 		else
-			snprintf(err, errlen, "cannot read %s: %s", fn, strerror(e));
-		return -e;
-	}
-	char *line = NULL;
-	size_t cap = 0, mcap = 0;
-	int rc = 0;
-	while (getline(&line, &cap, f) > 0) {
-		unsigned long long start, end, off, ino;
-		unsigned maj, min;
-		char perm[8];
-		int pos = 0;
-		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end, perm, &off,
-			   &maj, &min, &ino, &pos) < 7)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (img->nmaps == mcap) {
-			mcap = mcap ? mcap * 2 : 64;
-			struct map *m = realloc(img->maps, mcap * sizeof(*m));
-			if (!m) {
-				rc = -ENOMEM;
-				break;
-			}
-			img->maps = m;
-		}
-		struct map *m = &img->maps[img->nmaps];
-		*m = (struct map){
-			.start = start, .end = end, .off = off,
-			.r = perm[0] == 'r', .w = perm[1] == 'w',
-			/* nx's guarded pages are code that mhookd made non-executable. */
-			.x = perm[2] == 'x' || nx_hides_exec(img->pid, start, end),
-			.dev = makedev(maj, min), .ino = ino, .obj = -1,
-		};
-		if (line[pos]) {
-			m->path = strdup(line + pos);
-			if (!m->path) {
-				rc = -ENOMEM;
-				break;
-			}
-		}
-		img->nmaps++;
-	}
-	free(line);
-	fclose(f);
-	if (rc)
+			snprintf(err, errlen, "process %d has no mappings (a zombie?)",
+				 (int)img->pid);
+	} else if (rc == -ENOMEM) {
 		snprintf(err, errlen, "out of memory");
-	else if (!img->nmaps) {
-		snprintf(err, errlen, "process %d has no mappings (a zombie?)", (int)img->pid);
-		rc = -ESRCH;
+	} else if (rc < 0) {
+		snprintf(err, errlen, "cannot read /proc/%d/maps: %s", (int)img->pid,
+			 strerror(-rc));
 	}
 	return rc;
 }
@@ -259,15 +256,15 @@ static void find_exe(struct image *img)
 
 int image_read_ptr(const struct image *img, uint64_t addr, uint64_t *v)
 {
-	if (!img->read)
+	if (!img->src.read)
 		return -ENOSYS;
 	if (img->ptrsize == 4) {
 		uint32_t v32;
-		int rc = img->read(img->ctx, addr, &v32, 4);
+		int rc = img->src.read(img->src.read_ctx, addr, &v32, 4);
 		*v = v32;
 		return rc;
 	}
-	return img->read(img->ctx, addr, v, 8);
+	return img->src.read(img->src.read_ctx, addr, v, 8);
 }
 
 static int obj_containing(const struct image *img, uint64_t addr)
@@ -282,7 +279,7 @@ static int obj_containing(const struct image *img, uint64_t addr)
 static uint64_t exe_r_debug(const struct image *img, int exe)
 {
 	const struct obj *e = &img->objs[exe];
-	if (!img->read || !e->has_elf || !e->ei.dyn_vaddr)
+	if (!img->src.read || !e->has_elf || !e->ei.dyn_vaddr)
 		return 0;
 	uint64_t dyn = e->bias + e->ei.dyn_vaddr;
 	int ps = img->ptrsize;
@@ -397,8 +394,8 @@ static int order_objects(struct image *img)
 	return 0;
 }
 
-int image_load(pid_t pid, mem_read_fn read, void *ctx, struct image **out,
-	       char *err, size_t errlen)
+int image_load(pid_t pid, const struct image_source *src, struct image **out, char *err,
+	       size_t errlen)
 {
 	struct image *img = calloc(1, sizeof(*img));
 	int rc;
@@ -409,8 +406,8 @@ int image_load(pid_t pid, mem_read_fn read, void *ctx, struct image **out,
 		return -ENOMEM;
 	}
 	img->pid = pid;
-	img->read = read;
-	img->ctx = ctx;
+	if (src)
+		img->src = *src;
 	img->ptrsize = 8;
 	rc = parse_maps(img, err, errlen);
 	if (!rc && (rc = group_objects(img)) == 0 && (rc = load_objects(img)) == 0) {

@@ -1,7 +1,7 @@
 /*
- * Symbols in a traced process: the SPEC syntax of the command line (contract 4.1), the
- * objects loaded in the tracee (from /proc/PID/maps, in the dynamic linker's search order),
- * and their functions (ELF .dynsym and .symtab through libelf). Resolution follows the
+ * Symbols in a traced process (symbols.c, symbols_resolve.c): the objects loaded in the
+ * tracee (from /proc/PID/maps, in the dynamic linker's search order), and their functions
+ * (ELF .dynsym and .symtab through libelf). Resolution follows the
  * dynamic linker: the executable first, then libraries in load order, default symbol
  * versions only, no undefined symbols, and IFUNCs resolved to the implementation the
  * target actually uses.
@@ -15,39 +15,32 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-/* A parsed SPEC: NAME, LIB:NAME, 0xADDR, LIB:0xOFF, each optionally followed by +0xOFF. */
-struct spec {
-	char *text;        /* the SPEC as given */
-	char *lib;         /* NULL when no LIB: part; "exe" means the main executable */
-	char *name;        /* symbol name, NULL for address forms */
-	uint64_t addr;     /* 0xADDR (absolute) or LIB:0xOFF (offset from the load base) */
-	bool is_addr;
-	uint64_t plus;     /* the +0xOFF suffix, 0 if none */
-};
-
-/* Parses text into *out (strings owned by out). Returns 0, or -EINVAL with a one-line
- * reason in err. */
-int spec_parse(const char *text, struct spec *out, char *err, size_t errlen);
-void spec_free(struct spec *s);
-
-/* Whether the LIB part of a SPEC names an object with this basename: equal, or a prefix
- * ending right before a '.' or '-' ("libc" matches libc.so.6, not libcap.so.2). */
-int lib_name_matches(const char *basename, const char *lib);
+#include "tracer/spec.h"
 
 /* Reads tracee memory; returns 0 or a negative errno. */
 typedef int (*mem_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
 
 struct image;  /* the objects loaded in one process */
 
+/* How image_load sees the tracee beyond /proc: its memory (the link map order and IFUNC
+ * slots), and optionally which ranges hold code that mhookd itself made non-executable
+ * (nx's guarded pages), which must still count as code. */
+struct image_source {
+	mem_read_fn read;
+	void *read_ctx;
+	bool (*hides_exec)(void *ctx, uint64_t start, uint64_t end);
+	void *hides_ctx;
+};
+
 /*
- * Loads the object list of pid: /proc/PID/maps plus each object's ELF file. read/ctx read
- * tracee memory (used for the link map order and IFUNC slots); with read NULL the order
- * is the executable then maps order, and IFUNCs cannot be resolved. Call it once the
- * dynamic linker has relocated (at AT_ENTRY, or attached): only then do r_debug and the
- * IFUNC slots hold their values. Returns 0 or a negative errno with err filled in.
+ * Loads the object list of pid: /proc/PID/maps plus each object's ELF file. With src or
+ * src->read NULL the order is the executable then maps order, and IFUNCs cannot be
+ * resolved. Call it once the dynamic linker has relocated (at AT_ENTRY, or attached):
+ * only then do r_debug and the IFUNC slots hold their values. Returns 0 or a negative
+ * errno with err filled in.
  */
-int image_load(pid_t pid, mem_read_fn read, void *ctx, struct image **out,
-	       char *err, size_t errlen);
+int image_load(pid_t pid, const struct image_source *src, struct image **out, char *err,
+	       size_t errlen);
 void image_free(struct image *img);
 
 struct resolved {

@@ -22,7 +22,7 @@ def built():
 
 @pytest.fixture(params=mh.STRATEGIES)
 def strategy(request):
-    """Each strategy of DESIGN section 2 in turn (swbp, hwbp, nx). A test that takes it
+    """Each strategy in turn (swbp, hwbp, nx). A test that takes it
     passes `-s` + strategy to mhookd and expects the same exact counts and arguments from
     every strategy. A strategy this mhookd does not know yet skips, with the reason, so
     the suite starts testing it by itself once it exists."""

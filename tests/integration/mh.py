@@ -1,5 +1,5 @@
 """Helpers for the mhookd integration tests: paths, running mhookd in launch and attach
-mode, and parsing its reports (JSON lines per DESIGN 4.2, and the text form).
+mode, and parsing its reports (JSON lines as docs/protocol.md has them, and the text form).
 
 Every wait here has a timeout, so a hung mhookd or target fails the test instead of
 stalling it; pytest-timeout (pytest.ini) is the last resort."""
@@ -21,7 +21,7 @@ PYTHON = "/usr/bin/python3"
 HEX = re.compile(r"^0x[0-9a-f]+$")
 WAIT = 30  # seconds: the longest any single step may take
 
-# Every strategy of DESIGN section 2 that the integration tests run (conftest.py's
+# Every strategy that the integration tests run (conftest.py's
 # `strategy` fixture). One that this mhookd does not know yet makes its tests skip.
 STRATEGIES = ["swbp", "hwbp", "nx"]
 HWBP_SLOTS = 4  # x86 DR0-DR3
@@ -106,7 +106,7 @@ def counts(events):
 
 
 def assert_error_line(stderr):
-    """Contract 4.1: an error is ONE line on stderr that starts with `mhookd: `."""
+    """An error is ONE line on stderr that starts with `mhookd: `."""
     lines = [l for l in stderr.splitlines() if l.strip()]
     assert len(lines) == 1, "expected one error line, got: %r" % stderr
     assert lines[0].startswith("mhookd: "), stderr
@@ -173,9 +173,9 @@ def send_line(p):
     p.stdin.flush()
 
 
-def wait_for_file_event(path, kind, proc, timeout=WAIT):
-    """Polls the report file for the first complete line with event == kind; fails early
-    if proc (mhookd) exits first."""
+def wait_for_file_event(path, kind, proc, timeout=WAIT, func=None):
+    """Polls the report file for the first complete line with event == kind (and, given
+    func, "func" == func); fails early if proc (mhookd) exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if os.path.exists(path):
@@ -184,7 +184,7 @@ def wait_for_file_event(path, kind, proc, timeout=WAIT):
             for line in data.splitlines(True):
                 if line.endswith("\n"):
                     ev = json.loads(line)
-                    if ev.get("event") == kind:
+                    if ev.get("event") == kind and func in (None, ev.get("func")):
                         return ev
         if proc.poll() is not None:
             err = proc.stderr.read() if proc.stderr else ""

@@ -1,4 +1,4 @@
-"""Error cases of contract 4.1: one line on stderr starting with `mhookd: `, exit status 1
+"""Error cases of the command line: one line on stderr starting with `mhookd: `, exit status 1
 for bad usage or a bad SPEC, 2 when the target cannot be traced or a function cannot be
 hooked; and the target is left as it was. Plus launch-mode exit status passthrough and
 the -l listing."""

@@ -1,4 +1,4 @@
-"""hwbp only (x86 debug registers, DESIGN section 2): the 4 slots are a hard limit (a 5th
+"""hwbp only (x86 debug registers): the 4 slots are a hard limit (a 5th
 hook is one clear error naming the functions that hold the slots, never a silent
 fallback), threads created after the attach get the registers too, and after a detach
 DR7 is clear on every thread, so that a second mhookd can use all 4 slots again.
@@ -169,6 +169,28 @@ def test_fifth_hook_attach(procs, out):
     assert mh.wait(t) == 0
     assert mh.wait(m) == 0, m.stderr.read()
     assert mh.counts(mh.read_events(out)) == COUNTER4_CALLS
+
+
+def test_slot_kept_across_dlclose(procs, out):
+    """A library that is closed and opened again gets a free debug register back, never
+    one that another hook holds. plugin_fn takes DR0 and libc's dlclose DR1 at the attach
+    (the plugin is loaded then); every round closes the plugin, which gives DR0 back, and
+    opens it again. Both keep counting exactly: plugin_fn 3 calls in the first round, then
+    its constructor's and 3 more in each of the 3 others; dlclose once a round."""
+    t = procs.popen([mh.target("loader"), "4", "3", "--wait-open"])
+    assert mh.readline(t) == "ready %d" % t.pid
+    m = procs.popen([mh.MHOOKD, "-s", "hwbp", "-p", str(t.pid), "--json", "-c", "-o", out,
+                     "-f", "plugin_fn", "-f", "libc:dlclose"], stdin=subprocess.DEVNULL)
+    ready = mh.wait_for_file_event(out, "ready", m)
+    assert [h["func"] for h in ready["hooks"]] == ["plugin_fn", "dlclose"]
+    mh.send_line(t)
+    assert mh.readline(t) == "plugin_calls=12"
+    assert mh.wait(t) == 0
+    assert mh.wait(m) == 0, m.stderr.read()
+    events = mh.read_events(out)
+    assert not mh.of(events, "error"), events
+    assert mh.counts(events) == {"plugin_fn": 3 + 3 * (1 + 3), "dlclose": 4}
+    assert len(mh.of(events, "disarmed")) == 4 and len(mh.of(events, "armed")) == 3
 
 
 def test_four_hooks_exact(out):

@@ -182,7 +182,7 @@ os.getppid()
 
 
 def test_launch_inherits_no_fds_or_masks(tmp_path, out):
-    """Contract 4.1: a launched command inherits none of mhookd's file descriptors or signal
+    """A launched command inherits none of mhookd's file descriptors or signal
     masks: it sees what it would see started directly."""
     script = tmp_path / "fds.py"
     script.write_text(FDS)

@@ -1,4 +1,4 @@
-"""SPEC forms of contract 4.1 against a live target whose addresses we know (nm and
+"""SPEC forms of the command line (README, "SPEC") against a live target whose addresses we know (nm and
 /proc/PID/maps): 0xADDR, LIB:0xOFF, NAME+0xOFF (an instruction boundary found with objdump),
 and an offset that is not an instruction boundary, which must be refused with the target
 left as it was."""
@@ -67,6 +67,18 @@ def test_name_plus_offset(procs, out):
     a, ev, exe = attach_and_count(procs, out, ["counter_exe_fn+%#x" % off])
     assert [int(h["addr"], 16) for h in a.ready["hooks"]] == [exe + off]
     assert [e["calls"] for e in mh.of(ev, "summary")] == [THREADS * ITERS]
+
+
+def test_not_an_instruction_boundary_every_strategy(strategy, waiting):
+    """An address inside an instruction is refused with the same reason under every
+    strategy (hwbp would otherwise arm a breakpoint that never fires), before anything is
+    written: the `waiting` fixture checks the target is left as it was."""
+    r = mh.mhookd(["-s", strategy, "-p", str(waiting.pid), "-f", "counter_exe_fn+0x1"])
+    assert r.returncode == 2, r
+    line = mh.assert_error_line(r.stderr)
+    assert re.search(r"cannot hook counter_exe_fn at 0x[0-9a-f]+: 0x[0-9a-f]+ is not an "
+                     r"instruction boundary in counter \(decoding from its start at "
+                     r"0x[0-9a-f]+ does not land on it\)$", line), line
 
 
 def test_not_an_instruction_boundary(waiting):

@@ -38,7 +38,8 @@ def test_repeated_attach_detach_under_churn(strategy, procs, tmp_path):
         m = procs.popen([mh.MHOOKD, "-s", strategy, "-p", str(t.pid), "--json", "-o", out,
                          "-f", "churn_fn", "-f", "libc:pthread_create"],
                         stdin=subprocess.DEVNULL)
-        mh.wait_for_file_event(out, "call", m)
+        # A call of churn_fn, not just any call: pthread_create may come first.
+        mh.wait_for_file_event(out, "call", m, func="churn_fn")
         assert mh.interrupt(m, signal.SIGINT if i % 2 else signal.SIGTERM) == 0
         stderr = m.stderr.read()
         assert "mhookd:" not in stderr, stderr

@@ -11,7 +11,7 @@ LMT_DIR   := $(BUILD)/tests/libmhook
 LMT_HAZ   := tests/libmhook/hazards_$(ARCH).S
 LMT_NAMES := test_patch test_threads test_slots test_libc test_far
 LMT_UNIT_SRC := $(wildcard tests/unit/test_reloc_aarch64.c tests/unit/test_reloc_arm.c)
-LMT_RELOC_PURE := $(wildcard strategies/reloc/aarch64*.c strategies/reloc/arm*.c)
+LMT_RELOC_PURE := $(wildcard reloc/aarch64*.c reloc/arm*.c)
 
 ifeq ($(ARCH),$(HOST_ARCH))
   LMT_LINK := -rdynamic
@@ -75,10 +75,9 @@ libmhook-tests: $(BUILD)/libmhook.a $(LMT_BINS) $(LMT_UNIT_BINS) $(LMT_DYN_BINS)
 LMT_TIMEOUT := timeout 300
 
 libmhook-run: libmhook-tests
-	@set -e; for t in $(LMT_UNIT_BINS) $(LMT_BINS); do \
-		case $$t in */test_far) far=1;; *) far=0;; esac; \
-		echo "== $$t"; MHOOK_FORCE_FAR=$$far $(LMT_TIMEOUT) $(LMT_RUN) $$t; done; \
-	for t in $(LMT_DYN_BINS); do echo "== $$t"; $(LMT_TIMEOUT) $(LMT_RUN_DYN) $$t; done
+	@tests/run_c.sh $(foreach t,$(LMT_UNIT_BINS) $(LMT_BINS),\
+		"MHOOK_FORCE_FAR=$(if $(filter %/test_far,$(t)),1,0) $(LMT_TIMEOUT) $(LMT_RUN) $(t)") \
+		$(foreach t,$(LMT_DYN_BINS),"$(LMT_TIMEOUT) $(LMT_RUN_DYN) $(t)")
 
 libmhook-check-native:
 	$(MAKE) libmhook-run example-seed

@@ -1,6 +1,7 @@
 /*
  * hazards_asm.S: x86-64 functions whose first instruction is hard to execute out of line,
- * for mhookd's swbp strategy (DESIGN section 6). Each hz_* function is a global symbol with
+ * for mhookd's swbp strategy (the relocation hazards: RIP-relative operands, short branches, int3
+ * padding, loops back into the patched bytes). Each hz_* function is a global symbol with
  * a type and a size, so `-f hz_NAME` finds it. hazards.c calls each one K times; a wrong
  * relocation changes the printed results or crashes the program.
  *

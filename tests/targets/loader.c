@@ -5,7 +5,8 @@
  * plugin_fn CALLS times, dlclose it. So plugin_fn runs ROUNDS * (CALLS + 1) times, and a
  * dlclose followed by a second dlopen is exercised. --wait prints `ready <pid>` and reads
  * a line from stdin before main's calls (attach tests: the plugin is loaded after the
- * attach). Prints `plugin_calls=N`.
+ * attach). --wait-open does the same after the first dlopen (the plugin is loaded at the
+ * attach, then closed and opened again). Prints `plugin_calls=N`.
  */
 #include <dlfcn.h>
 #include <libgen.h>
@@ -31,7 +32,12 @@ int main(int argc, char **argv)
 		return 3;
 	self[n] = 0;
 	snprintf(plugin, sizeof(plugin), "%s/libplugin.so", dirname(self));
-	if (argc > 3 && !strcmp(argv[3], "--wait")) {
+	void *h = NULL;
+	if (argc > 3 && !strcmp(argv[3], "--wait-open") && !(h = dlopen(plugin, RTLD_NOW))) {
+		fprintf(stderr, "loader: %s\n", dlerror());
+		return 5;
+	}
+	if (argc > 3 && (!strcmp(argv[3], "--wait") || h)) {
 		char line[16];
 		printf("ready %d\n", (int)getpid());
 		fflush(stdout);
@@ -41,7 +47,8 @@ int main(int argc, char **argv)
 	ctor_fn(100);
 	ctor_fn(101);
 	for (long r = 0; r < rounds; r++) {
-		void *h = dlopen(plugin, RTLD_NOW);
+		if (!h)
+			h = dlopen(plugin, RTLD_NOW);
 		if (!h) {
 			fprintf(stderr, "loader: %s\n", dlerror());
 			return 5;
@@ -50,6 +57,7 @@ int main(int argc, char **argv)
 		for (long i = 0; i < calls; i++)
 			done += fn(i) >= 0;
 		dlclose(h);
+		h = NULL;
 	}
 	printf("plugin_calls=%ld\n", done);
 	return 0;

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "strategies/reloc/reloc_arm.h"
+#include "reloc/reloc_arm.h"
 
 typedef int (*reloc_fn)(const uint8_t *, size_t, uint64_t, size_t, uint8_t *, size_t,
 			uint64_t, uint64_t, struct reloc_result *);

@@ -1,5 +1,5 @@
 /*
- * Unit test for the x86-64 relocator (strategies/reloc/x86_64.c). Two halves: golden byte
+ * Unit test for the x86-64 relocator (reloc/x86_64.c). Two halves: golden byte
  * tables (input bytes and the exact expected output, each annotated with its disassembly;
  * a mismatch prints both as hex), then execution tests that relocate small hand-written
  * functions next to themselves and far away, call the copies, and check what they
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "strategies/reloc/reloc.h"
+#include "reloc/reloc.h"
 
 static unsigned n_pass, n_fail;
 

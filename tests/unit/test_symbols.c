@@ -15,21 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/libmhook/check.h"
 #include "tracer/symbols.h"
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                        \
-	do {                                                                    \
-		if (cond) {                                                     \
-			passed++;                                               \
-		} else {                                                        \
-			failed++;                                               \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                           \
-			fputc('\n', stderr);                                    \
-		}                                                               \
-	} while (0)
 
 /* ---- spec_parse ---------------------------------------------------------------------- */
 
@@ -237,7 +224,8 @@ static void test_image(void)
 	exe_base = strrchr(exe_path, '/') ? strrchr(exe_path, '/') + 1 : exe_path;
 	bool twins = load_twins();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int rc = image_load(pid, self_read, &pid, &img, err, sizeof(err));
+	struct image_source src = { .read = self_read, .read_ctx = &pid };
+	int rc = image_load(pid, &src, &img, err, sizeof(err));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	CHECK(rc == 0 && img, "image_load: %d %s", rc, err);
 	if (rc)
@@ -389,6 +377,5 @@ int main(void)
 	CHECK(symtest_target(1) == 4 && symtest_static(0) == 0x5a && strlen_ptr("ab") == 2,
 	      "sanity");
 	test_image();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_done();
 }

@@ -1,6 +1,7 @@
 /*
- * x86-64 implementation of tracer/arch.h: user_regs_struct access, int3, and the
- * register set-up for injected syscalls.
+ * x86-64 registers, breakpoints and injected syscalls (tracer/arch.h): user_regs_struct
+ * through GETREGS/SETREGS, int3, and the register set-up for a syscall run by a stopped
+ * thread.
  */
 #include "tracer/arch.h"
 
@@ -14,6 +15,10 @@ const uint64_t arch_bp_pc_adjust = 1;
 
 const uint8_t arch_syscall_insn[] = { 0x0f, 0x05 };
 const size_t arch_syscall_len = 2;
+
+#ifndef TRAP_HWBKPT
+#define TRAP_HWBKPT 4
+#endif
 
 int arch_get_regs(pid_t tid, struct arch_regs *regs)
 {
@@ -58,6 +63,18 @@ int arch_args(const struct arch_regs *regs, uint64_t args[ARCH_MAX_ARGS])
 	return 6;
 }
 
+/* int3 is reported with si_code SI_KERNEL; kill() and raise() carry a user code, and a
+ * single-step or debug register TRAP_TRACE or TRAP_HWBKPT. */
+bool arch_trap_is_bp(const siginfo_t *si)
+{
+	return si->si_code == SI_KERNEL;
+}
+
+bool arch_trap_is_hwbp(const siginfo_t *si)
+{
+	return si->si_code == TRAP_HWBKPT;
+}
+
 void arch_prepare_syscall(struct arch_regs *regs, uint64_t insn_addr, long nr,
 			  const long args[6])
 {
@@ -77,9 +94,4 @@ void arch_prepare_syscall(struct arch_regs *regs, uint64_t insn_addr, long nr,
 long arch_syscall_result(const struct arch_regs *regs)
 {
 	return (long)regs->r.rax;
-}
-
-int arch_in_syscall(const struct arch_regs *regs)
-{
-	return (long)regs->r.orig_rax >= 0;
 }

@@ -6,7 +6,7 @@
 #ifndef MHOOK_RELOC_AARCH64_H
 #define MHOOK_RELOC_AARCH64_H
 
-#include "strategies/reloc/reloc.h"
+#include "reloc/reloc.h"
 
 /*
  * AArch64. Relocates whole instructions from src (at src_addr) until min_len bytes are

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "strategies/reloc/x86_64_emit.h"
+#include "reloc/x86_64_emit.h"
 
 void x86_emit_bytes(struct x86_emit *e, const void *p, size_t n)
 {

@@ -74,6 +74,11 @@ int reloc_x86_64_linked(const uint8_t *src, size_t src_avail, uint64_t src_addr,
 			uint64_t resume_addr, const struct reloc_links *links,
 			struct reloc_result *res);
 
+/* x86-64: writes at dst (which will run at dst_addr) a jump to target: jmp rel32 when it
+ * reaches, else jmp [rip+0] with the absolute address. Returns its length, or 0 when
+ * dst_cap is too small. */
+size_t reloc_x86_64_jump(uint8_t *dst, size_t dst_cap, uint64_t dst_addr, uint64_t target);
+
 /* What a code cache needs to know about one x86-64 instruction to cut code into blocks. */
 struct reloc_insn_info {
 	int len;

@@ -17,8 +17,8 @@
 
 #include <Zydis/Zydis.h>
 
-#include "strategies/reloc/reloc.h"
-#include "strategies/reloc/x86_64_emit.h"
+#include "reloc/reloc.h"
+#include "reloc/x86_64_emit.h"
 
 struct reloc_ctx {
 	const uint8_t *src;
@@ -396,6 +396,15 @@ int reloc_x86_64_linked(const uint8_t *src, size_t src_avail, uint64_t src_addr,
 	res->dst_len = c.e.len;
 	res->n_insns = c.n;
 	return 0;
+}
+
+size_t reloc_x86_64_jump(uint8_t *dst, size_t dst_cap, uint64_t dst_addr, uint64_t target)
+{
+	struct x86_emit e = { .buf = dst, .cap = dst_cap, .base = dst_addr };
+	struct x86_dest d = { .abs = target, .src_off = -1 };
+
+	x86_emit_jmp(&e, &d);
+	return e.len <= dst_cap ? e.len : 0;
 }
 
 /* ---- queries ------------------------------------------------------------------------ */

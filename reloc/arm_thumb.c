@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "strategies/reloc/reloc_arm.h"
+#include "reloc/reloc_arm.h"
 
 #define T_NOP 0xbf00u
 #define REG_IP 12u

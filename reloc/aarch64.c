@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "strategies/reloc/reloc_aarch64.h"
+#include "reloc/reloc_aarch64.h"
 
 #define A64_NOP      0xd503201fu
 #define A64_BR_X16   0xd61f0200u

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "strategies/reloc/reloc.h"
+#include "reloc/reloc.h"
 
 /* Longest sequence one source instruction can become (an indirect call that pushes the
  * original return address: 6 + 15 + 8), and the longest continuation jump. */

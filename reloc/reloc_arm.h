@@ -7,7 +7,7 @@
 #ifndef MHOOK_RELOC_ARM_H
 #define MHOOK_RELOC_ARM_H
 
-#include "strategies/reloc/reloc.h"
+#include "reloc/reloc.h"
 
 /*
  * A32. Relocates whole instructions until min_len bytes are consumed and appends a jump

@@ -1,15 +1,16 @@
 /*
- * The A32 (ARM state) relocator. Reading PC gives the instruction's address + 8, the
- * pipeline artefact the seed text recalls. Branches are re-encoded when the copy is
- * within ±32 MiB, else become a load of PC from an inline literal; PC-relative loads and
- * ADR become a load of the absolute address (or value) from an inline literal. Every
- * rewrite keeps the original condition on each instruction that has an effect, and the
- * literal is jumped over unconditionally, so a failed condition falls through correctly.
+ * The A32 (ARM state) relocator. Reading PC gives the instruction's address + 8, a
+ * pipeline artefact of the early ARM cores (they fetched two instructions ahead).
+ * Branches are re-encoded when the copy is within ±32 MiB, else become a load of PC from
+ * an inline literal; PC-relative loads and ADR become a load of the absolute address (or
+ * value) from an inline literal. Every rewrite keeps the original condition on each
+ * instruction that has an effect, and the literal is jumped over unconditionally, so a
+ * failed condition falls through correctly.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "strategies/reloc/reloc_arm.h"
+#include "reloc/reloc_arm.h"
 
 #define COND_AL 0xeu
 

@@ -1,0 +1,56 @@
+/*
+ * A sink formats events and writes them somewhere: one constant struct sink_ops each
+ * (text.c for people, json.c for programs; the socket server is another). Sinks know the
+ * event definition and nothing else of mhookd; they run on the sink thread (queue.h), one
+ * event at a time, so they need no locking of their own.
+ */
+#ifndef MHOOK_SINK_H
+#define MHOOK_SINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sinks/event.h"
+
+struct sink;
+
+struct sink_ops {
+	const char *name;
+	/* Formats ev into the sink's buffer. 0 or a negative errno. */
+	int (*emit)(struct sink *k, const struct event *ev);
+	/* Writes out what is buffered. 0, or a negative errno when it cannot be written
+	 * (nobody reads a pipe any more, a full disk). */
+	int (*flush)(struct sink *k);
+	/* Flushes and releases the sink, closing its file if the sink owns it. */
+	void (*close)(struct sink *k);
+};
+
+struct sink {
+	const struct sink_ops *ops;
+	FILE *out;
+	bool owns_out;           /* close out with the sink */
+	bool critical;           /* a failed write ends the run (the main report stream) */
+	uint64_t start_ns;       /* text: call times are printed relative to this */
+};
+
+/* The text form, one line per event (see text.c), written to out. start_ns is mhookd's
+ * start, for the call lines' seconds. NULL when out of memory. */
+struct sink *sink_text_new(FILE *out, bool owns_out, uint64_t start_ns);
+
+/* JSON lines (docs/protocol.md), written to out. */
+struct sink *sink_json_new(FILE *out, bool owns_out);
+
+/* Only the error events, as text "mhookd: MESSAGE" lines: a person watching stderr while
+ * the JSON goes elsewhere still sees what went wrong. */
+struct sink *sink_errors_new(FILE *out);
+
+/* For sinks that write a FILE (text.c): a sink of ops on out, and its flush and close. */
+struct sink *sink_file_new(const struct sink_ops *ops, FILE *out, bool owns_out);
+int sink_file_flush(struct sink *k);
+void sink_file_close(struct sink *k);
+
+/* Writes s as a JSON string literal (quotes included) to out. */
+void json_put_string(FILE *out, const char *s);
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * The text sink: one line per event, for people.
+ *   ready: pid 1234, hooked malloc in libc.so.6 at 0x7f0e2c4a1e40 (swbp); ...
+ *   0.012345 [1235] malloc(0x20, 0x0, 0x7ffd5c8, 0x0, 0x0, 0x0)
+ *   then, at exit, a table:  calls  function  object  strategy
+ * Errors are "mhookd: MESSAGE". The errors-only sink shares the error line, and the
+ * plumbing of a sink that writes a FILE is here for every such sink.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "sinks/sink.h"
+
+static void ready(FILE *out, const struct event *ev)
+{
+	int n = 0;
+
+	fprintf(out, "ready: pid %d", (int)ev->pid);
+	for (int i = 0; i < ev->ready.nhooks; i++) {
+		const struct event_hook *h = &ev->ready.hooks[i];
+		fprintf(out, "%s hooked %s in %s at 0x%" PRIx64 " (%s)", n++ ? ";" : ",", h->func,
+			h->lib, h->addr, h->strategy);
+		if (h->shared_with[0])
+			fprintf(out, " [same code as %s]", h->shared_with);
+	}
+	for (int i = 0; i < ev->ready.npending; i++)
+		fprintf(out, "%s pending %s (%s)", n++ ? ";" : ",", ev->ready.pending[i].spec,
+			ev->ready.pending[i].why);
+	fputc('\n', out);
+}
+
+static void call(FILE *out, const struct event *ev, uint64_t start_ns)
+{
+	uint64_t rel = ev->ts_ns - start_ns;
+
+	fprintf(out, "%" PRIu64 ".%06" PRIu64 " [%d] %s(", rel / UINT64_C(1000000000),
+		(rel / UINT64_C(1000)) % UINT64_C(1000000), (int)ev->call.tid, ev->call.func);
+	for (int i = 0; i < ev->call.nargs; i++)
+		fprintf(out, "%s0x%" PRIx64, i ? ", " : "", ev->call.args[i]);
+	fputs(")\n", out);
+}
+
+static void summary_row(FILE *out, const struct event_row *r, bool coll)
+{
+	if (!r->armed) {
+		fprintf(out, "%10d  %-24s %-20s %s (never armed)\n", 0, r->func,
+			r->lib ? r->lib : "-", r->strategy);
+		return;
+	}
+	fprintf(out, "%10" PRIu64 "  %-24s %-20s ", r->calls, r->func, r->lib);
+	if (coll && r->has_collateral)
+		fprintf(out, "%-8s  %10" PRIu64, r->strategy, r->collateral);
+	else if (coll)
+		fprintf(out, "%-8s  %10s", r->strategy, "-");
+	else
+		fputs(r->strategy, out);
+	if (r->nper_pid > 1) {
+		fputs("  [", out);
+		for (int k = 0; k < r->nper_pid; k++)
+			fprintf(out, "%spid %d: %" PRIu64, k ? ", " : "", (int)r->per_pid[k].pid,
+				r->per_pid[k].calls);
+		fputc(']', out);
+	}
+	fputc('\n', out);
+}
+
+static void summary(FILE *out, const struct event *ev)
+{
+	bool coll = ev->summary.collateral_column;
+
+	fprintf(out, "%10s  %-24s %-20s %s%s\n", "calls", "function", "object", "strategy",
+		coll ? "  collateral" : "");
+	for (int i = 0; i < ev->summary.nrows; i++)
+		summary_row(out, &ev->summary.rows[i], coll);
+}
+
+static int text_emit(struct sink *k, const struct event *ev)
+{
+	FILE *out = k->out;
+	const struct event_hook *h = &ev->hook.hook;
+
+	switch (ev->kind) {
+	case EVENT_READY:
+		ready(out, ev);
+		break;
+	case EVENT_ARMED:
+		fprintf(out, "armed: pid %d, hooked %s in %s at 0x%" PRIx64 " (%s)\n", (int)ev->pid,
+			h->func, h->lib, h->addr, h->strategy);
+		break;
+	case EVENT_DISARMED:
+		fprintf(out, "disarmed: pid %d, %s in %s (%s)\n", (int)ev->pid, h->func, h->lib,
+			ev->hook.why);
+		break;
+	case EVENT_EXEC:
+		fprintf(out, "exec: pid %d now runs %s; hooking it again\n", (int)ev->pid,
+			ev->exec.path);
+		break;
+	case EVENT_CHILD:
+		fprintf(out, "child: pid %d forked %d, which is hooked too\n", (int)ev->pid,
+			(int)ev->child.child);
+		break;
+	case EVENT_CALL:
+		call(out, ev, k->start_ns);
+		break;
+	case EVENT_SUMMARY:
+		summary(out, ev);
+		break;
+	case EVENT_ERROR:
+		fprintf(out, "mhookd: %s\n", ev->error.message);
+		break;
+	}
+	return 0;
+}
+
+static int errors_emit(struct sink *k, const struct event *ev)
+{
+	if (ev->kind == EVENT_ERROR)
+		fprintf(k->out, "mhookd: %s\n", ev->error.message);
+	return 0;
+}
+
+int sink_file_flush(struct sink *k)
+{
+	return fflush(k->out) == 0 && !ferror(k->out) ? 0 : -EIO;
+}
+
+void sink_file_close(struct sink *k)
+{
+	fflush(k->out);
+	if (k->owns_out)
+		fclose(k->out);
+	free(k);
+}
+
+static const struct sink_ops text_ops = {
+	.name = "text",
+	.emit = text_emit,
+	.flush = sink_file_flush,
+	.close = sink_file_close,
+};
+
+static const struct sink_ops errors_ops = {
+	.name = "errors",
+	.emit = errors_emit,
+	.flush = sink_file_flush,
+	.close = sink_file_close,
+};
+
+struct sink *sink_file_new(const struct sink_ops *ops, FILE *out, bool owns_out)
+{
+	struct sink *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return NULL;
+	k->ops = ops;
+	k->out = out;
+	k->owns_out = owns_out;
+	return k;
+}
+
+struct sink *sink_text_new(FILE *out, bool owns_out, uint64_t start_ns)
+{
+	struct sink *k = sink_file_new(&text_ops, out, owns_out);
+
+	if (k)
+		k->start_ns = start_ns;
+	return k;
+}
+
+struct sink *sink_errors_new(FILE *out)
+{
+	return sink_file_new(&errors_ops, out, false);
+}

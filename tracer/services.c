@@ -1,0 +1,315 @@
+/*
+ * The tracer's services (see services.h): stopping, resuming and stepping threads, and
+ * reporting upward through the session's observer. Every ptrace call here is made by the
+ * tracer thread.
+ */
+#include "tracer/services.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tracer/debug.h"
+#include "tracer/observer.h"
+#include "tracer/proc.h"
+#include "tracer/signals.h"
+
+int tracer_resume(struct session *s, struct thread *t)
+{
+	long r;
+
+	(void)s;
+	if (t->state != THREAD_STOPPED)
+		return 0;
+	if (t->listen)
+		r = ptrace(PTRACE_LISTEN, t->tid, NULL, NULL);
+	else
+		r = ptrace(PTRACE_CONT, t->tid, NULL, (void *)(long)t->resume_sig);
+	int e = errno;
+	debug_log(2, "resume tid %d sig %d -> %ld", (int)t->tid, t->resume_sig, r);
+	t->state = THREAD_RUNNING;
+	t->resume_sig = 0;
+	t->listen = false;
+	t->in_syscall_stop = false;
+	if (r < 0) {
+		/* ESRCH: it died while stopped (SIGKILL); its exit is still to be reported. */
+		t->exiting = true;
+		return -e;
+	}
+	tracer_requeue_signals(t);
+	return 0;
+}
+
+void tracer_requeue_signals(struct thread *t)
+{
+	for (int sig = 1; t->requeue_mask && sig <= 64; sig++) {
+		if (t->requeue_mask & (1ULL << (sig - 1))) {
+			t->requeue_mask &= ~(1ULL << (sig - 1));
+			syscall(SYS_tgkill, t->tgid, t->tid, sig);
+		}
+	}
+}
+
+void tracer_resume_all(struct session *s)
+{
+	for (int i = 0; i < s->nthreads; i++)
+		tracer_resume(s, &s->threads[i]);
+}
+
+/* Waits for the next stop of t alone. 0, or -ESRCH when t is not ours any more. */
+static int wait_for_thread(struct thread *t, int *status)
+{
+	for (;;) {
+		pid_t r = waitpid(t->tid, status, __WALL);
+		if (r == t->tid) {
+			debug_log(2, "waited tid %d status 0x%x", (int)r, *status);
+			return 0;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		t->exiting = true;
+		return -ESRCH;
+	}
+}
+
+static bool is_exit(int status)
+{
+	return WIFEXITED(status) || WIFSIGNALED(status);
+}
+
+/* A signal-delivery-stop of sig (not an event stop, which also reports SIGTRAP). */
+static bool is_signal_stop(int status, int sig)
+{
+	return WIFSTOPPED(status) && (status >> 16) == 0 && WSTOPSIG(status) == sig;
+}
+
+bool tracer_is_fault(pid_t tid, int sig)
+{
+	siginfo_t si;
+
+	if (sig != SIGSEGV && sig != SIGBUS && sig != SIGILL && sig != SIGFPE)
+		return false;
+	return ptrace(PTRACE_GETSIGINFO, tid, NULL, &si) == 0 && si.si_code > 0;
+}
+
+/* Keeps a signal that stopped t while we waited for something else, to be sent again
+ * once t is resumed. Not a fault: it was raised before we moved the thread (it was
+ * pending when we stepped it into an injected syscall, say), its registers go back to
+ * the faulting instruction, and that raises it again when it runs. Sent again with
+ * tgkill, a fault would come back as a kill() that no strategy recognises (nx's own
+ * fault would then kill the target). */
+static void defer_signal(struct thread *t, int status)
+{
+	if (!WIFSTOPPED(status) || (status >> 16) != 0 || tracer_is_fault(t->tid, WSTOPSIG(status)))
+		return;
+	t->requeue_mask |= 1ULL << (WSTOPSIG(status) - 1);
+}
+
+int tracer_step(struct session *s, struct thread *t)
+{
+	/* The stop the thread was in is what its later resume must see again: PTRACE_LISTEN
+	 * works only from a PTRACE_EVENT_STOP, and a delayed signal is delivered with its
+	 * original siginfo. So the step's own SIGTRAP siginfo is replaced afterwards. */
+	siginfo_t saved;
+	bool have_saved = ptrace(PTRACE_GETSIGINFO, t->tid, NULL, &saved) == 0;
+	pid_t tid = t->tid;
+
+	if (ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0)
+		return -errno;
+	t->state = THREAD_RUNNING;
+	for (;;) {
+		int status;
+		if (wait_for_thread(t, &status) < 0)
+			return -ESRCH;
+		if (is_exit(status)) {
+			s->dispatch(s, tid, status);
+			return -ESRCH;
+		}
+		t->state = THREAD_STOPPED;
+		if (is_signal_stop(status, SIGTRAP)) {
+			if (have_saved)
+				ptrace(PTRACE_SETSIGINFO, tid, NULL, &saved);
+			return 0;
+		}
+		defer_signal(t, status);
+		if (ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0)
+			return -errno;
+		t->state = THREAD_RUNNING;
+	}
+}
+
+int tracer_take_pending(struct session *s, struct thread *t, int sig)
+{
+	pid_t tid = t->tid;
+	bool listen = t->listen;
+
+	if (ptrace(PTRACE_CONT, tid, NULL, NULL) < 0)
+		return -ESRCH;
+	t->state = THREAD_RUNNING;
+	t->listen = false;
+	for (;;) {
+		int status;
+		if (wait_for_thread(t, &status) < 0)
+			return -ESRCH;
+		if (is_exit(status)) {
+			s->dispatch(s, tid, status);
+			return -ESRCH;
+		}
+		t->state = THREAD_STOPPED;
+		if (is_signal_stop(status, sig)) {
+			s->dispatch(s, tid, status);
+			break;
+		}
+		defer_signal(t, status);
+		if (ptrace(PTRACE_CONT, tid, NULL, NULL) < 0)
+			return -ESRCH;
+		t->state = THREAD_RUNNING;
+	}
+	/* A group-stop it was in stays one: its resume must still LISTEN. */
+	t = session_thread(s, tid);
+	if (t)
+		t->listen = t->listen || listen;
+	return t ? 0 : -ESRCH;
+}
+
+/*
+ * A thread may hit one of our breakpoints just before PTRACE_INTERRUPT reaches it: the
+ * interrupt stop is reported first and the SIGTRAP stays pending. Left there, it would be
+ * taken for the end of a later single-step (an injected syscall), or kill the thread after
+ * detach. So every stop-all ends by letting such a thread take its SIGTRAP now.
+ */
+static void take_pending_traps(struct session *s)
+{
+	int n;
+	pid_t *tids = session_tids(s, &n);
+
+	for (int i = 0; tids && i < n; i++) {
+		struct thread *t = session_thread(s, tids[i]);
+		if (t && t->state == THREAD_STOPPED && !t->resume_sig &&
+		    proc_signal_pending(t->tid, SIGTRAP))
+			tracer_take_pending(s, t, SIGTRAP);
+	}
+	free(tids);
+}
+
+static bool any_running(struct session *s)
+{
+	for (int i = 0; i < s->nthreads; i++) {
+		struct thread *t = &s->threads[i];
+		if (!t->exiting && (t->state == THREAD_RUNNING || t->state == THREAD_NEW))
+			return true;
+	}
+	return false;
+}
+
+/* Threads stop_all has waited for for half a second: log them (MHOOK_DEBUG), and forget
+ * those that no longer exist. */
+static void forget_vanished(struct session *s)
+{
+	for (int i = s->nthreads - 1; i >= 0; i--) {
+		struct thread *t = &s->threads[i];
+		if (t->exiting || (t->state != THREAD_RUNNING && t->state != THREAD_NEW))
+			continue;
+		char st = proc_thread_state(t->tgid, t->tid);
+		debug_log(1, "stop_all still waits for tid %d (tgid %d, ours %s, /proc state %c)",
+			  (int)t->tid, (int)t->tgid, t->state == THREAD_NEW ? "new" : "running",
+			  st ? st : '-');
+		if (!st)
+			session_remove_thread(s, t->tid);
+	}
+}
+
+/* Interrupts every running thread not interrupted yet (an event may have added one). */
+static void interrupt_running(struct session *s)
+{
+	for (int i = 0; i < s->nthreads; i++) {
+		struct thread *t = &s->threads[i];
+		if (t->state != THREAD_RUNNING || t->exiting || t->interrupted)
+			continue;
+		if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0)
+			t->exiting = true;
+		t->interrupted = true;
+	}
+}
+
+int tracer_stop_all(struct session *s)
+{
+	uint64_t waited = 0;
+
+	interrupt_running(s);
+	while (any_running(s)) {
+		int status;
+		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
+		if (tid == 0) {
+			/* Wait for the next stop, but not blindly: a thread that vanished
+			 * without a report we could see must not hang us here. */
+			if (!signals_wait(100) && ++waited % 5 == 0)
+				forget_vanished(s);
+			continue;
+		}
+		if (tid < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		s->dispatch(s, tid, status);
+		interrupt_running(s);
+	}
+	for (int i = 0; i < s->nthreads; i++)
+		s->threads[i].interrupted = false;
+	take_pending_traps(s);
+	return 0;
+}
+
+void tracer_report_hit(struct session *s, struct thread *t, struct hook *h,
+		       const struct arch_regs *regs)
+{
+	/* A vfork child without -F runs our breakpoints because it shares our memory, but
+	 * it was not asked for: executed, not reported. */
+	if ((t->shadow && !s->follow) || !s->obs)
+		return;
+	s->obs->hit(s, t->tgid, t->tid, h, regs);
+}
+
+void tracer_report_collateral(struct session *s, struct hook *h)
+{
+	if (s->obs)
+		s->obs->collateral(s, h);
+}
+
+/* A message to the observer's error or fatal op; to stderr when there is none (tests). */
+static void report(struct session *s, bool fatal, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void report(struct session *s, bool fatal, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (s->obs)
+		(fatal ? s->obs->fatal : s->obs->error)(s, msg);
+	else
+		fprintf(stderr, "mhookd: %s\n", msg);
+}
+
+void tracer_report_error(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(s, false, fmt, ap);
+	va_end(ap);
+}
+
+void tracer_report_fatal(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(s, true, fmt, ap);
+	va_end(ap);
+}

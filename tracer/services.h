@@ -1,0 +1,64 @@
+/*
+ * The tracer's services: what a strategy (or the stop loop) may ask of the tracer. Stop
+ * every thread, resume them, resume one, single-step one, let one take a signal it has
+ * pending, and report a hit, a collateral stop or an error. Injected syscalls and scratch
+ * memory are remote.h's; the target's trap-signal handlers are sigwatch.h's.
+ *
+ * A service that waits for one thread's stop may see another stop first (another thread's
+ * breakpoint, a clone event, an exit): it hands that to the session's dispatch, which
+ * records what it means and leaves the thread stopped. None of these does anything but
+ * what its name says; re-synchronising hooks before threads run is the loop's business.
+ */
+#ifndef MHOOK_SERVICES_H
+#define MHOOK_SERVICES_H
+
+#include <stdbool.h>
+
+#include "tracer/session.h"
+
+/* Stops every thread that executes in the traced memory (PTRACE_INTERRUPT, then waits,
+ * dispatching whatever else stops meanwhile), then lets any thread that trapped just
+ * before its interrupt take that trap. Returns 0 or a negative errno. */
+int tracer_stop_all(struct session *s);
+
+/* Resumes every stopped thread as its state says (resume_sig, listen). */
+void tracer_resume_all(struct session *s);
+
+/* Resumes one stopped thread. 0, or a negative errno (-ESRCH: it died while stopped; its
+ * exit is still to be reported). */
+int tracer_resume(struct session *s, struct thread *t);
+
+/* Sends t's deferred signals again; called right after resuming or detaching it. */
+void tracer_requeue_signals(struct thread *t);
+
+/* Whether tid's signal-delivery-stop of sig is a fault its instruction raised (a page
+ * fault, an illegal instruction): running that instruction again raises it again, so a
+ * fault seen while we had moved the thread is dropped, never sent again. */
+bool tracer_is_fault(pid_t tid, int sig);
+
+/* Single-steps stopped thread t once. Signals that arrive meanwhile are kept for later
+ * (requeue_mask). Returns 0, or -ESRCH when t is gone. */
+int tracer_step(struct session *s, struct thread *t);
+
+/* Lets stopped thread t take sig, which it has pending (a trap raised just before it was
+ * interrupted): continues it, waits for that signal's stop and dispatches it, so the
+ * strategy classifies it as any other. t stays stopped. Returns 0 or -ESRCH. */
+int tracer_take_pending(struct session *s, struct thread *t, int sig);
+
+/* Reports a call of h by stopped thread t (regs read at the entry). A vfork child's hit
+ * is reported under its own pid with -F, and not at all without. */
+void tracer_report_hit(struct session *s, struct thread *t, struct hook *h,
+		       const struct arch_regs *regs);
+
+/* Reports a stop charged to h that was no call of it (nx's collateral). */
+void tracer_report_collateral(struct session *s, struct hook *h);
+
+/* Reports an error the run survives. */
+void tracer_report_error(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The same for an error the run does not survive (it gives up after this). */
+void tracer_report_fatal(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif
