@@ -20,8 +20,10 @@ struct event_queue {
 	struct event *ring;
 	unsigned cap, head, count;
 	uint64_t pushed;          /* events ever queued */
+	uint64_t emitted;         /* events formatted into the sinks' buffers */
 	uint64_t written;         /* events written and flushed to every sink */
 	uint64_t flush_wanted;    /* a pusher waits until written reaches this */
+	bool flush_asked;         /* the tracer is idle: flush once the queue is dry */
 	bool consumer_idle;       /* the sink thread sleeps on nonempty */
 	bool producer_waiting;    /* a pusher sleeps on nonfull */
 	bool stopping;
@@ -48,25 +50,36 @@ static void flush_sinks(struct event_queue *q)
 	}
 }
 
+/* Flushes with the lock dropped, then records how far the sinks are written. */
+static void flush_locked(struct event_queue *q)
+{
+	uint64_t upto = q->emitted;
+
+	q->flush_asked = false;
+	pthread_mutex_unlock(&q->lock);
+	flush_sinks(q);
+	pthread_mutex_lock(&q->lock);
+	q->written = upto;
+	pthread_cond_broadcast(&q->flushed);
+}
+
+/* The sink thread. It flushes when someone waits for it, when the tracer has gone idle
+ * (evq_kick), or at the end, not whenever the queue runs dry: on one CPU it runs in the
+ * tracer's yields and would run dry after every few events, making a write of each. */
 static void *sink_thread(void *arg)
 {
 	struct event_queue *q = arg;
 	struct event *batch = malloc(EVQ_BATCH * sizeof(*batch));
-	uint64_t emitted;
 
 	if (!batch)
 		abort(); /* at start-up: nothing could be reported anyway */
-
 	pthread_mutex_lock(&q->lock);
-	emitted = q->written;
 	for (;;) {
 		if (q->count == 0) {
-			if (emitted != q->written) {
-				pthread_mutex_unlock(&q->lock);
-				flush_sinks(q);
-				pthread_mutex_lock(&q->lock);
-				q->written = emitted;
-				pthread_cond_broadcast(&q->flushed);
+			bool unflushed = q->emitted != q->written;
+			if (unflushed && (q->flush_asked || q->flush_wanted > q->written ||
+					  q->stopping)) {
+				flush_locked(q);
 				continue;
 			}
 			if (q->stopping)
@@ -89,17 +102,12 @@ static void *sink_thread(void *arg)
 				q->sinks[k]->ops->emit(q->sinks[k], &batch[i]);
 			event_free(&batch[i]);
 		}
-		emitted += n;
 		pthread_mutex_lock(&q->lock);
+		q->emitted += n;
 		/* Someone waits for these: flush now rather than when the queue runs dry,
 		 * which a steady stream might never let happen. */
-		if (q->flush_wanted > q->written && emitted >= q->flush_wanted) {
-			pthread_mutex_unlock(&q->lock);
-			flush_sinks(q);
-			pthread_mutex_lock(&q->lock);
-			q->written = emitted;
-			pthread_cond_broadcast(&q->flushed);
-		}
+		if (q->flush_wanted > q->written && q->emitted >= q->flush_wanted)
+			flush_locked(q);
 	}
 	pthread_mutex_unlock(&q->lock);
 	free(batch);
@@ -181,8 +189,11 @@ void evq_push(struct event_queue *q, struct event *ev, bool wait)
 void evq_kick(struct event_queue *q)
 {
 	pthread_mutex_lock(&q->lock);
-	if (q->count && q->consumer_idle)
-		pthread_cond_signal(&q->nonempty);
+	if (q->count || q->emitted != q->written) {
+		q->flush_asked = true;
+		if (q->consumer_idle)
+			pthread_cond_signal(&q->nonempty);
+	}
 	pthread_mutex_unlock(&q->lock);
 }
 

@@ -1,8 +1,8 @@
 /*
  * The bounded queue between the tracer thread and the sink thread (queue.c). The tracer
  * pushes events (a copy of the struct: a call allocates nothing) and goes on; the sink
- * thread formats and writes them to every sink, a batch at a time, and flushes when it
- * runs dry, so a busy target costs one write per burst. Delivery is lossless: when the
+ * thread formats and writes them to every sink, a batch at a time, and flushes when the
+ * tracer goes idle or someone waits, so a busy target costs one write per burst. Delivery is lossless: when the
  * queue is full the pusher waits, as strace waits for its output.
  *
  * The sink thread is not woken for every call: only when the queue is a quarter full,
@@ -31,7 +31,8 @@ struct event_queue *evq_start(struct sink **sinks, int n, unsigned capacity,
  * mhookd) goes on. */
 void evq_push(struct event_queue *q, struct event *ev, bool wait);
 
-/* The tracer is idle: lets the sink thread write what is queued. Cheap when nothing is. */
+/* The tracer is idle: lets the sink thread write and flush what is queued. Cheap when
+ * nothing is. */
 void evq_kick(struct event_queue *q);
 
 /* Waits until everything queued so far is written and flushed. */
