@@ -17,14 +17,15 @@ measured in one run, pinned to one CPU and unpinned.
   the first in the same run, so that the two can be compared: figures of different runs
   cannot.
 
-N is calibrated so each measurement takes about BENCH_SECS (default 5) seconds, so the whole
-run is about a minute. Figures swing between runs: compare only figures from the same run.
+N is calibrated so each figure takes about BENCH_SECS (default 5) seconds, as the median of
+3 runs; the whole run is a few minutes. Figures swing between runs: compare only figures from the same run.
 Usage: tools/bench.py [--secs S] [--baseline MHOOKD]; MHOOKD=path selects the mhookd binary."""
 
 import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,7 @@ MHOOKD = os.environ.get("MHOOKD", os.path.join(REPO, "build", "mhookd"))
 TARGET = os.path.join(REPO, "build", "targets", "bench_target")
 RTT = os.path.join(REPO, "build", "tools", "ptrace_rtt")
 PIN = ["taskset", "-c", "0"]
+REPEAT = 3
 
 
 def die(msg):
@@ -105,21 +107,27 @@ def main():
 
     base = unhooked_ns_per_call()
     binaries = [("", MHOOKD)] + ([(" [base]", args.baseline)] if args.baseline else [])
-    rows = {}  # label -> {pin: ns}
+    samples = {}  # label -> {pin: [ns, ...]}
     counts = {}
+
+    def add(label, pin, ns):
+        samples.setdefault(label, {}).setdefault(pin, []).append(ns)
+
     for pin in (True, False):
-        n_hook = calibrate(lambda n: hooked_ns_per_call(n, pin), args.secs)
-        n_rtt = calibrate(lambda n: rtt_ns(n, pin), args.secs)
-        counts[pin] = (n_hook, n_rtt)
-        rtt = rtt_ns(n_rtt, pin)
-        rows.setdefault("ptrace stop+GETREGS+CONT (ns)", {})[pin] = rtt
-        # Interleaved, so that a change of load hits both binaries alike.
-        for tag, binary in binaries:
-            rows.setdefault("swbp -c (ns)" + tag, {})[pin] = \
-                hooked_ns_per_call(n_hook, pin, binary) - base
-        for tag, binary in binaries:
-            rows.setdefault("swbp --json -o FILE (ns)" + tag, {})[pin] = \
-                hooked_ns_per_call(n_hook, pin, binary, json_calls=True) - base
+        # Each figure is the median of REPEAT shorter runs, interleaved over the
+        # binaries, so that one burst of load on this shared machine moves neither.
+        n_hook = calibrate(lambda n: hooked_ns_per_call(n, pin), args.secs / REPEAT)
+        n_rtt = calibrate(lambda n: rtt_ns(n, pin), args.secs / REPEAT)
+        counts[pin] = (n_hook * REPEAT, n_rtt * REPEAT)
+        for _ in range(REPEAT):
+            add("ptrace stop+GETREGS+CONT (ns)", pin, rtt_ns(n_rtt, pin))
+            for tag, binary in binaries:
+                add("swbp -c (ns)" + tag, pin, hooked_ns_per_call(n_hook, pin, binary) - base)
+            for tag, binary in binaries:
+                add("swbp --json -o FILE (ns)" + tag, pin,
+                    hooked_ns_per_call(n_hook, pin, binary, json_calls=True) - base)
+    rows = {label: {pin: statistics.median(v) for pin, v in by_pin.items()}
+            for label, by_pin in samples.items()}
     # For reference only: a tracer that polls waitpid(WNOHANG) (unpinned, where it matters).
     n_spin = calibrate(lambda n: rtt_ns(n, False, spin=True), args.secs / 2)
     spin = rtt_ns(n_spin, False, spin=True)
@@ -137,7 +145,7 @@ def main():
             print("%-44s %14.2f %14.2f" % ("ratio " + label.replace(" (ns)", "") + " / trip",
                                             v[True] / rtt[True], v[False] / rtt[False]))
     print("%-44s %14s %14.0f" % ("  round trip polling WNOHANG (ns)", "-", spin))
-    print("%-44s %14d %14d" % ("hooked calls measured", counts[True][0], counts[False][0]))
+    print("%-44s %14d %14d" % ("hooked calls measured, per row", counts[True][0], counts[False][0]))
     print("%-44s %14d %14d" % ("round trips measured", counts[True][1], counts[False][1]))
     print()
     print("goal: ratio <= 1.2 (one stop per call, no single-step). The round trip blocks in")
