@@ -50,7 +50,9 @@ ifeq ($(ARCH),x86_64)
 MHOOKD_SRC := $(wildcard tracer/*.c tracer/arch/$(ARCH)/*.c strategies/*.c handlers/*.c sinks/*.c ipc/*.c)
 MHOOKD_LIB_SRC := $(filter-out tracer/main.c,$(MHOOKD_SRC))
 MHOOKD_OBJ := $(MHOOKD_LIB_SRC:%.c=$(BUILD)/obj/%.o)
-MHOOKD_LIBS := -lelf $(ZYDIS_LIBS) -lpthread
+JSONC_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)
+MHOOKD_LIBS := -lelf $(ZYDIS_LIBS) -ljson-c -lpthread
+CFLAGS += $(JSONC_CFLAGS)
 
 $(BUILD)/libmhookd-core.a: $(MHOOKD_OBJ) $(RELOC_OBJ)
 	@mkdir -p $(@D)
@@ -72,9 +74,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmhookd-core.a
 # allocator skews malloc counts), so they always go to build/targets.
 TARGET_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE
 -include tests/targets/build.mk
+-include client/build.mk
 endif
 
 -include libmhook/build.mk
+-include man/install.mk
+-include tests/fuzz/build.mk
+install: install-man
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -92,14 +98,16 @@ deps:
 layers: all
 	/usr/bin/python3 tools/layers.py $(CURDIR)/build
 
-# The whole suite: native build, the sanitized build, unit tests, integration tests, and
-# the libmhook lanes (libmhook/build.mk adds to CHECK_LANES).
+# The whole suite: native build, the sanitized build, unit tests, the Python client's and
+# the integration tests, a short run of the protocol fuzzer, and the libmhook lanes
+# (libmhook/build.mk adds to CHECK_LANES).
 check: deps
 	$(MAKE) all unit targets
 	/usr/bin/python3 tools/layers.py $(CURDIR)/build
 	$(MAKE) SANITIZE=1 all unit
-	$(PYTEST) -q tests/integration
+	$(PYTEST) -q tests/python tests/integration
 	MHOOKD=$(CURDIR)/build/san/mhookd $(PYTEST) -q tests/integration
+	$(MAKE) fuzz-smoke
 	@for lane in $(CHECK_LANES); do $(MAKE) $$lane || exit 1; done
 
 demo: deps
@@ -109,6 +117,7 @@ demo: deps
 # BENCH_BASELINE=path/to/an/older/mhookd measures it too, in the same run.
 bench: all targets
 	/usr/bin/python3 tools/bench.py $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
+	/usr/bin/python3 tools/bench_server.py
 	$(MAKE) libmhook-bench
 
 compare: all targets

@@ -214,11 +214,13 @@ void counts_summary(struct session *main, struct event *ev)
 	for (int si = 0; si < follow_count(); si++) {
 		struct session *s = follow_at(si);
 		for (int i = 0; i < s->nhooks; i++)
-			if (s->hooks[i].ever_armed)
+			if (s->hooks[i].ever_armed) {
 				add_hook(&b, s, &s->hooks[i]);
+				coll = coll || s->hooks[i].ops->reports_collateral;
+			}
 	}
 	int armed_rows = b.n;
-	for (int i = 0; i < main->nspecs; i++) {
+	for (int i = 0; main && i < main->nspecs; i++) {
 		const struct session_spec *ss = &main->specs[i];
 		coll = coll || ss->ops->reports_collateral;
 		struct event_row *r;

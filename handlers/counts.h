@@ -33,7 +33,7 @@ void counts_call(struct session *s, const struct hook *h, pid_t pid);
 void counts_copy_session(struct session *parent, struct session *child);
 
 /* Fills ev (an EVENT_SUMMARY) with a row per function over every traced process, then one
- * per SPEC of main that no hook ever served. */
+ * per SPEC of main (NULL: a daemon's, none) that no hook ever served. */
 void counts_summary(struct session *main, struct event *ev);
 
 /* Frees every session's counts and the interned names. */

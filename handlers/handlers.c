@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "handlers/counts.h"
@@ -16,11 +17,27 @@
 
 static struct event_queue *queue;
 static bool summary_only;
+static int calls_wanted; /* consumers of call events besides the main sinks (clients) */
 
 void handlers_init(struct event_queue *q, bool calls_counted_only)
 {
 	queue = q;
 	summary_only = calls_counted_only;
+}
+
+void handlers_want_calls(int delta)
+{
+	__atomic_add_fetch(&calls_wanted, delta, __ATOMIC_RELAXED);
+}
+
+uint64_t handlers_calls(struct session *s, const struct hook *h)
+{
+	struct hook_counts *c = counts_of(s, h);
+	uint64_t n = c->calls;
+
+	for (int i = 0; i < c->nby_pid; i++)
+		n += c->by_pid[i].calls;
+	return n;
 }
 
 static struct event new_event(enum event_kind kind, pid_t pid)
@@ -42,7 +59,7 @@ static void on_hit(struct session *s, pid_t pid, pid_t tid, struct hook *h,
 		   const struct arch_regs *regs)
 {
 	counts_call(s, h, pid);
-	if (summary_only)
+	if (summary_only && !__atomic_load_n(&calls_wanted, __ATOMIC_RELAXED))
 		return;
 	struct hook_counts *c = counts_of(s, h);
 	if (!c->func)
@@ -126,6 +143,17 @@ static void on_child(struct session *s, pid_t child)
 	evq_push(queue, &ev, false);
 }
 
+static void on_exit(struct session *s, int status)
+{
+	struct event ev = new_event(EVENT_EXIT, s->pid);
+
+	if (WIFSIGNALED(status))
+		ev.exit.signal = WTERMSIG(status);
+	else
+		ev.exit.status = WEXITSTATUS(status);
+	evq_push(queue, &ev, false);
+}
+
 static void on_session_new(struct session *parent, struct session *child)
 {
 	counts_copy_session(parent, child);
@@ -161,6 +189,7 @@ const struct observer_ops handlers_observer = {
 	.ready = on_ready,
 	.exec = on_exec,
 	.child = on_child,
+	.exit = on_exit,
 	.session_new = on_session_new,
 	.error = on_error,
 	.fatal = on_fatal,
@@ -169,7 +198,7 @@ const struct observer_ops handlers_observer = {
 
 void handlers_summary(struct session *main)
 {
-	struct event ev = new_event(EVENT_SUMMARY, main->pid);
+	struct event ev = new_event(EVENT_SUMMARY, main ? main->pid : 0);
 
 	counts_summary(main, &ev);
 	evq_push(queue, &ev, true);

@@ -47,6 +47,7 @@ install: $(BUILD)/libmhook.a $(BUILD)/libmhook.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LIBMHOOK_LIBS)|' libmhook/mhook.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/mhook.pc
 	if [ -x $(BUILD)/mhookd ]; then install -m 755 $(BUILD)/mhookd $(DESTDIR)$(PREFIX)/bin/; fi
+	if [ -x $(BUILD)/mhook ]; then install -m 755 $(BUILD)/mhook $(DESTDIR)$(PREFIX)/bin/; fi
 
 -include tests/libmhook/build.mk
 -include examples/build.mk

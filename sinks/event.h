@@ -4,8 +4,9 @@
  * points to, except a call's func, which is an interned name that outlives every event,
  * so that a call costs no allocation: it is one fixed-size struct copied into the queue.
  *
- * Kinds to come (return values, lost events, exits, syscalls, the socket's hello and bye)
- * add a kind and a member of the union; sinks ignore kinds they do not know.
+ * Kinds to come (return values, syscalls) add a kind and a member of the union; sinks
+ * ignore kinds they do not know. The socket's own lines (hello, bye, lost) are not events:
+ * they concern one client, and ipc/ writes them itself.
  */
 #ifndef MHOOK_EVENT_H
 #define MHOOK_EVENT_H
@@ -25,6 +26,7 @@ enum event_kind {
 	EVENT_CALL,      /* a hooked function was called */
 	EVENT_SUMMARY,   /* the counts at the end */
 	EVENT_ERROR,     /* something the run survived */
+	EVENT_EXIT,      /* a traced process ended */
 };
 
 /* A hook as events name it. */
@@ -94,6 +96,10 @@ struct event {
 		struct {
 			const char *message;
 		} error;
+		struct {
+			int status;       /* exit code, when signal is 0 */
+			int signal;       /* the signal that killed it, or 0 */
+		} exit;
 	};
 	struct event_block *owned;
 };

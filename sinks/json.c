@@ -4,6 +4,7 @@
  */
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sinks/sink.h"
 
@@ -74,9 +75,9 @@ static void call(FILE *out, const struct event *ev)
 	fputs("]}\n", out);
 }
 
-static void summary_row(FILE *out, const struct event_row *r)
+void json_summary_row(FILE *out, pid_t pid, const struct event_row *r, const char *extra)
 {
-	fputs("{\"event\":\"summary\",\"func\":", out);
+	fprintf(out, "{\"event\":\"summary\",\"pid\":%d,%s\"func\":", (int)pid, extra ? extra : "");
 	json_put_string(out, r->func);
 	fputs(",\"lib\":", out);
 	json_put_string(out, r->lib ? r->lib : "");
@@ -98,10 +99,19 @@ static void summary_row(FILE *out, const struct event_row *r)
 	fputs("}}\n", out);
 }
 
+static const char *signal_name(int sig)
+{
+	const char *abbrev = sigabbrev_np(sig);
+
+	return abbrev ? abbrev : "?";
+}
+
 static int json_emit(struct sink *k, const struct event *ev)
 {
 	FILE *out = k->out;
 
+	if ((ev->kind == EVENT_CALL && k->skip_calls) || (ev->kind == EVENT_EXIT && !k->show_exits))
+		return 0;
 	switch (ev->kind) {
 	case EVENT_READY:
 		ready(out, ev);
@@ -131,12 +141,22 @@ static int json_emit(struct sink *k, const struct event *ev)
 		break;
 	case EVENT_SUMMARY:
 		for (int i = 0; i < ev->summary.nrows; i++)
-			summary_row(out, &ev->summary.rows[i]);
+			json_summary_row(out, ev->summary.rows[i].nper_pid ?
+					 ev->summary.rows[i].per_pid[0].pid : ev->pid,
+					 &ev->summary.rows[i], NULL);
 		break;
 	case EVENT_ERROR:
-		fputs("{\"event\":\"error\",\"message\":", out);
+		fprintf(out, "{\"event\":\"error\",\"pid\":%d,\"message\":", (int)ev->pid);
 		json_put_string(out, ev->error.message);
 		fputs("}\n", out);
+		break;
+	case EVENT_EXIT:
+		if (ev->exit.signal)
+			fprintf(out, "{\"event\":\"exit\",\"pid\":%d,\"signal\":%d,\"name\":\"SIG%s\"}\n",
+				(int)ev->pid, ev->exit.signal, signal_name(ev->exit.signal));
+		else
+			fprintf(out, "{\"event\":\"exit\",\"pid\":%d,\"status\":%d}\n", (int)ev->pid,
+				ev->exit.status);
 		break;
 	}
 	return 0;

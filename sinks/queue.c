@@ -189,7 +189,9 @@ void evq_push(struct event_queue *q, struct event *ev, bool wait)
 void evq_kick(struct event_queue *q)
 {
 	pthread_mutex_lock(&q->lock);
-	if (q->count || q->emitted != q->written) {
+	/* pushed, not count: a batch the sink thread has taken off the ring but not emitted
+	 * yet is in neither count nor emitted, and its flush must not be missed. */
+	if (q->pushed != q->written) {
 		q->flush_asked = true;
 		if (q->consumer_idle)
 			pthread_cond_signal(&q->nonempty);

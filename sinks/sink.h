@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "sinks/event.h"
 
@@ -32,6 +33,9 @@ struct sink {
 	bool owns_out;           /* close out with the sink */
 	bool critical;           /* a failed write ends the run (the main report stream) */
 	uint64_t start_ns;       /* text: call times are printed relative to this */
+	bool skip_calls;         /* -c: calls are counted for others (clients), not shown */
+	bool show_exits;         /* exit events: the socket's clients get them; -o and stderr
+				  * not yet (the command line's exit report is its own issue) */
 };
 
 /* The text form, one line per event (see text.c), written to out. start_ns is mhookd's
@@ -49,6 +53,10 @@ struct sink *sink_errors_new(FILE *out);
 struct sink *sink_file_new(const struct sink_ops *ops, FILE *out, bool owns_out);
 int sink_file_flush(struct sink *k);
 void sink_file_close(struct sink *k);
+
+/* One summary row as a JSON line; extra (or NULL) is inserted after the pid, ending in a
+ * comma: the socket adds "interval_ms":N, to its periodic rows. */
+void json_summary_row(FILE *out, pid_t pid, const struct event_row *r, const char *extra);
 
 /* Writes s as a JSON string literal (quotes included) to out. */
 void json_put_string(FILE *out, const char *s);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sinks/sink.h"
 
@@ -80,6 +81,8 @@ static int text_emit(struct sink *k, const struct event *ev)
 	FILE *out = k->out;
 	const struct event_hook *h = &ev->hook.hook;
 
+	if ((ev->kind == EVENT_CALL && k->skip_calls) || (ev->kind == EVENT_EXIT && !k->show_exits))
+		return 0;
 	switch (ev->kind) {
 	case EVENT_READY:
 		ready(out, ev);
@@ -108,6 +111,14 @@ static int text_emit(struct sink *k, const struct event *ev)
 		break;
 	case EVENT_ERROR:
 		fprintf(out, "mhookd: %s\n", ev->error.message);
+		break;
+	case EVENT_EXIT:
+		if (ev->exit.signal)
+			fprintf(out, "exit: pid %d killed by signal %d (SIG%s)\n", (int)ev->pid,
+				ev->exit.signal, sigabbrev_np(ev->exit.signal) ?: "?");
+		else
+			fprintf(out, "exit: pid %d exited with status %d\n", (int)ev->pid,
+				ev->exit.status);
 		break;
 	}
 	return 0;

@@ -4,7 +4,8 @@
 # cost nothing on a prepared one. Runs apt-get through sudo when not root.
 set -e
 
-PKGS="gcc g++ make binutils libc6-dev passwd libzydis-dev libelf-dev pkg-config
+PKGS="gcc g++ make binutils libc6-dev passwd libzydis-dev libelf-dev libjson-c-dev pkg-config
+clang libclang-rt-14-dev
 python3 python3-pytest python3-pytest-timeout
 sqlite3 ltrace strace gdb valgrind procps util-linux
 gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross

@@ -28,6 +28,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYERS = [
     ("reloc", [], ["reloc/*"]),
     ("sinks", [], ["sinks/*"]),
+    # The socket protocol's parsing and filters: pure, so the fuzzer links them alone.
+    ("protocol", ["sinks"], ["ipc/protocol.*", "ipc/filter.*"]),
     ("mechanics", ["reloc"],
      ["tracer/arch.h", "tracer/arch/*/*", "tracer/addrmap.*", "tracer/debug.*",
       "tracer/elf_syms.*", "tracer/image.h", "tracer/maps.*", "tracer/mem.*",
@@ -41,15 +43,20 @@ LAYERS = [
       "tracer/detach.*"]),
     ("handlers", ["loop", "strategies", "services", "mechanics", "sinks", "reloc"],
      ["handlers/*"]),
-    ("main", ["handlers", "loop", "strategies", "services", "mechanics", "sinks", "reloc"],
+    ("server", ["protocol", "handlers", "loop", "strategies", "mechanics", "sinks"],
+     ["ipc/*"]),
+    ("main", ["server", "handlers", "loop", "strategies", "services", "mechanics", "sinks",
+              "reloc"],
      ["tracer/main.c"]),
+    # The command-line client: the event formats and nothing of the daemon.
+    ("client", ["sinks", "protocol"], ["client/*"]),
     # The in-process patcher shares only the relocators with the daemon.
     ("libmhook", ["reloc", "public"], ["libmhook/*"]),
     ("public", [], ["include/*"]),
 ]
 
 SOURCE_DIRS = ["reloc", "sinks", "tracer", "strategies", "handlers", "libmhook", "include",
-               "ipc"]
+               "ipc", "client"]
 
 
 def layer_of(path):

@@ -16,6 +16,7 @@
 
 static struct session **sessions;
 static int nsessions, cap_sessions;
+static struct session *main_s; /* the caller's: never freed here */
 
 static void add_session(struct session *s)
 {
@@ -33,7 +34,29 @@ static void add_session(struct session *s)
 void follow_init(struct session *main_session)
 {
 	nsessions = 0;
-	add_session(main_session);
+	main_s = main_session;
+	if (main_session)
+		add_session(main_session);
+}
+
+void follow_add(struct session *s)
+{
+	add_session(s);
+}
+
+void follow_remove(struct session *s)
+{
+	for (int i = 0; i < nsessions; i++) {
+		if (sessions[i] != s)
+			continue;
+		memmove(&sessions[i], &sessions[i + 1], (size_t)(nsessions - i - 1) * sizeof(*sessions));
+		nsessions--;
+		if (s != main_s) {
+			loop_free_session(s);
+			free(s);
+		}
+		return;
+	}
 }
 
 struct session *follow_owner(pid_t tid)
@@ -140,14 +163,17 @@ struct session *follow_at(int i)
 bool follow_all_gone(void)
 {
 	for (int i = 0; i < nsessions; i++)
-		if (sessions[i]->nthreads > 0 || (!sessions[i]->gone && !sessions[i]->detached))
+		if (!sessions[i]->reap_when_gone &&
+		    (sessions[i]->nthreads > 0 || (!sessions[i]->gone && !sessions[i]->detached)))
 			return false;
 	return true;
 }
 
 void follow_free(void)
 {
-	for (int i = 1; i < nsessions; i++) {
+	for (int i = 0; i < nsessions; i++) {
+		if (sessions[i] == main_s)
+			continue;
 		loop_free_session(sessions[i]);
 		free(sessions[i]);
 	}

@@ -13,8 +13,16 @@
 
 #include "tracer/session.h"
 
-/* Registers the first (main) session; later ones are added by follow_fork. */
+/* Registers the first (main) session, or none (NULL: a daemon waiting for clients);
+ * later ones are added by follow_fork and follow_add. */
 void follow_init(struct session *main_session);
+
+/* Adds s, a process attached on a client's request, which follow now owns: it is freed
+ * by follow_remove or follow_free. */
+void follow_add(struct session *s);
+
+/* Forgets s (detached or gone) and frees it, unless it is the main session. */
+void follow_remove(struct session *s);
 
 /* The session that owns thread tid, or NULL. */
 struct session *follow_owner(pid_t tid);
@@ -34,10 +42,11 @@ struct session *follow_fork(struct session *parent, pid_t child, bool execed);
 int follow_count(void);
 struct session *follow_at(int i);
 
-/* True when no traced thread is left in any session. */
+/* True when no traced thread is left in any session but those of client targets (the
+ * command line's targets are all gone). */
 bool follow_all_gone(void);
 
-/* Frees the child sessions (not the main one, which is the caller's). */
+/* Frees every session but the main one, which is the caller's. */
 void follow_free(void);
 
 #endif

@@ -163,6 +163,7 @@ static void on_exit_status(struct session *s, pid_t tid, int status)
 	if (tid == s->pid) {
 		s->gone = true;
 		s->exit_status = status;
+		s->obs->exit(s, status);
 		/* The leader's exit is reported last: any thread still listed is gone. */
 		for (int i = s->nthreads - 1; i >= 0; i--)
 			if (s->threads[i].tgid == s->pid)
@@ -475,7 +476,7 @@ static bool interrupted(void)
 
 /* The next stop of any tracee (its tid), or 0 when one of our signals or a request came
  * first, or -1 with errno. */
-static pid_t loop_wait(struct session *s, int *status)
+static pid_t loop_wait(const struct observer_ops *obs, int *status)
 {
 	static uint64_t last_poll;
 
@@ -483,7 +484,7 @@ static pid_t loop_wait(struct session *s, int *status)
 	if (now - last_poll > LOOP_POLL_NS) {
 		last_poll = now;
 		signals_poll();
-		s->obs->idle();
+		obs->idle();
 	}
 	for (int i = 0, n = spin_iterations(); i < n; i++) {
 		if (interrupted())
@@ -493,7 +494,7 @@ static pid_t loop_wait(struct session *s, int *status)
 			return tid;
 		sched_yield();
 	}
-	s->obs->idle();
+	obs->idle();
 	for (;;) {
 		if (interrupted())
 			return 0;
@@ -539,19 +540,29 @@ static void run_ticks(void)
 	}
 }
 
-int loop_run(struct session *s)
+/* A client target's session goes once its process has (serve mode). */
+static void reap_gone(void)
+{
+	for (int i = follow_count() - 1; i >= 0; i--) {
+		struct session *fs = follow_at(i);
+		if (fs->reap_when_gone && fs->gone && fs->nthreads == 0)
+			follow_remove(fs);
+	}
+}
+
+int loop_run(struct session *s, const struct observer_ops *obs, bool serve)
 {
 	bool ticking = false;
 
 	set_running(true);
-	for (unsigned round = 0; !signals_stop && !s->fatal; round++) {
+	for (unsigned round = 0; !signals_stop && !(s && s->fatal); round++) {
 		/* Looked at now and then, not per stop: strategies arrive with hooks. */
 		if (!ticking && round % 64 == 0 && wants_ticks()) {
 			signals_start_tick(LOOP_TICK_MS);
 			ticking = true;
 		}
 		int status;
-		pid_t tid = loop_wait(s, &status);
+		pid_t tid = loop_wait(obs, &status);
 
 		if (signals_woken) {
 			signals_woken = 0;
@@ -566,14 +577,24 @@ int loop_run(struct session *s)
 		if (tid < 0) {
 			if (errno == EINTR)
 				continue;
-			break; /* ECHILD: nothing left to wait for */
+			if (!serve)
+				break; /* ECHILD: nothing left to wait for */
+			/* The last target's events (its exit among them) go out before we
+			 * sleep until a request or a signal of ours. */
+			obs->idle();
+			signals_wait(-1);
+			continue;
 		}
-		loop_handle(s, tid, status, false);
-		if (follow_all_gone())
+		/* loop_handle routes the stop to the session that owns tid. */
+		struct session *any = s ? s : follow_count() ? follow_at(0) : NULL;
+		if (any)
+			loop_handle(any, tid, status, false);
+		reap_gone();
+		if (!serve && follow_all_gone())
 			break;
 	}
 	set_running(false);
-	s->obs->idle();
+	obs->idle();
 	return 0;
 }
 

@@ -35,8 +35,11 @@ void loop_handle(struct session *s, pid_t tid, int status, bool hold);
 void loop_resume_all(struct session *s);
 
 /* Runs until every traced process is gone, a stop is requested (signals_stop) or a fatal
- * error (s->fatal). Returns 0. */
-int loop_run(struct session *s);
+ * error (s->fatal); client targets (reap_when_gone) do not count, and their sessions are
+ * freed once they are gone. With serve (a daemon answering clients), it runs until a stop
+ * is requested, with no traced process at all if need be (s is then NULL). obs is told
+ * when the tracer goes idle. */
+int loop_run(struct session *s, const struct observer_ops *obs, bool serve);
 
 /* From any thread: runs fn(ctx) on the tracer thread between two stops, and returns its
  * result; -ESRCH when the loop is not running. fn runs with the target's threads in

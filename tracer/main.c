@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +20,8 @@
 #include <unistd.h>
 
 #include "handlers/handlers.h"
+#include "ipc/backend.h"
+#include "ipc/server.h"
 #include "sinks/queue.h"
 #include "sinks/sink.h"
 #include "strategies/strategy.h"
@@ -48,11 +51,14 @@ struct options {
 	bool pending;
 	bool follow;
 	double duration;
+	bool listen;             /* serve the socket (--listen, -S) */
+	struct server_config server;
 };
 
 static const char usage_text[] =
 	"Usage: mhookd [options] -p PID\n"
 	"       mhookd [options] -- CMD [ARG...]\n"
+	"       mhookd --listen [PATH] [options] [-p PID | -- CMD [ARG...]]\n"
 	"Hook machine-code functions in a running process, or in a command it starts,\n"
 	"and report every call. The target's binaries are never changed.\n"
 	"\n"
@@ -79,15 +85,30 @@ static const char usage_text[] =
 	"                       (always on with -- CMD)\n"
 	"  -l, --list GLOB      list the target's functions matching GLOB\n"
 	"                       (object, address, size, name), then exit\n"
+	"      --listen [PATH]  also serve clients on a Unix socket (docs/protocol.md):\n"
+	"                       they attach, hook and watch events by request. Without\n"
+	"                       -p or CMD, a daemon that waits for clients. PATH (taken\n"
+	"                       when it does not start with '-'), else -S, else\n"
+	"                       $MHOOK_SOCKET, else /run/mhook/mhookd.sock for root,\n"
+	"                       $XDG_RUNTIME_DIR/mhookd.sock otherwise\n"
+	"  -S, --socket PATH    the socket's path (implies --listen)\n"
+	"      --socket-mode M  its permission bits, octal (default 0600: you only)\n"
+	"      --socket-group G the group owning it (name or number)\n"
+	"      --client-queue N bytes queued per client before its events are dropped\n"
+	"                       and counted as lost (default 4M; K and M suffixes)\n"
 	"  -h, --help           show this help\n"
 	"\n"
 	"SIGINT or SIGTERM removes every hook, detaches and prints the summaries; the\n"
 	"target keeps running, its code byte-identical to before. In launch mode mhookd\n"
-	"then waits for the command and exits with its status.\n"
+	"then waits for the command and exits with its status. Clients are told with a\n"
+	"last \"bye\" line and the socket is removed. A daemon's stderr shows no calls\n"
+	"(only -o FILE gets them): its clients do.\n"
 	"Exit status: 0 clean run; 1 bad usage or SPEC; 2 the target cannot be traced or\n"
 	"a function cannot be hooked; with -- CMD, the command's status (128+N if signal N\n"
 	"killed it).\n"
-	"Environment: MHOOK_DEBUG=1 logs every write into the target to stderr.\n";
+	"Environment: MHOOK_DEBUG=1 logs every write into the target to stderr;\n"
+	"MHOOK_SOCKET is the default socket; LISTEN_FDS=1 with LISTEN_PID=mhookd's pid\n"
+	"(socket activation) serves descriptor 3 instead of creating a socket.\n";
 
 static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die_usage(const char *fmt, ...)
@@ -104,7 +125,8 @@ static void die_usage(const char *fmt, ...)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_JSON = 256, OPT_DURATION, OPT_PENDING };
+	enum { OPT_JSON = 256, OPT_DURATION, OPT_PENDING, OPT_LISTEN, OPT_SOCKET_MODE,
+	       OPT_SOCKET_GROUP, OPT_CLIENT_QUEUE };
 	static const struct option longopts[] = {
 		{ "func", required_argument, NULL, 'f' },
 		{ "strategy", required_argument, NULL, 's' },
@@ -116,6 +138,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "follow", no_argument, NULL, 'F' },
 		{ "list", required_argument, NULL, 'l' },
 		{ "pid", required_argument, NULL, 'p' },
+		{ "listen", optional_argument, NULL, OPT_LISTEN },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+		{ "client-queue", required_argument, NULL, OPT_CLIENT_QUEUE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -124,9 +151,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->strategy = "swbp";
+	o->server.listen.mode = 0600;
+	o->server.activated_fd = -1;
 	o->specs = calloc((size_t)argc, sizeof(char *));
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+f:s:o:cl:p:hF", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+f:s:o:cl:p:hFS:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			o->specs[o->nspecs++] = optarg;
@@ -168,6 +197,51 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->pid = (pid_t)v;
 			break;
 		}
+		case OPT_LISTEN:
+			o->listen = true;
+			/* "--listen PATH" as well as "--listen=PATH": a command comes after --. */
+			if (!optarg && optind < argc && argv[optind][0] != '-')
+				optarg = argv[optind++];
+			if (optarg)
+				o->server.listen.path = optarg;
+			break;
+		case 'S':
+			o->listen = true;
+			o->server.listen.path = optarg;
+			break;
+		case OPT_SOCKET_MODE: {
+			errno = 0;
+			long v = strtol(optarg, &end, 8);
+			if (errno || *end || end == optarg || v < 0 || v > 0777)
+				die_usage("--socket-mode wants octal permission bits (0600, 0660), "
+					  "not '%s'", optarg);
+			o->server.listen.mode = (mode_t)v;
+			break;
+		}
+		case OPT_SOCKET_GROUP: {
+			struct group *g = getgrnam(optarg);
+			errno = 0;
+			long v = g ? (long)g->gr_gid : strtol(optarg, &end, 10);
+			if (!g && (errno || *end || end == optarg || v < 0))
+				die_usage("--socket-group: no group '%s'", optarg);
+			o->server.listen.gid = (gid_t)v;
+			o->server.listen.set_gid = true;
+			break;
+		}
+		case OPT_CLIENT_QUEUE: {
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 10);
+			unsigned long long unit = *end == 'K' || *end == 'k' ? 1024 :
+						  *end == 'M' || *end == 'm' ? 1024 * 1024 : 1;
+			if (unit > 1)
+				end++;
+			if (errno || *end || end == optarg || v == 0 || v > (1ULL << 40) / unit ||
+			    v * unit < 4096)
+				die_usage("--client-queue wants a number of bytes of at least 4096 "
+					  "(K and M suffixes allowed), not '%s'", optarg);
+			o->server.client_queue = (size_t)(v * unit);
+			break;
+		}
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(0);
@@ -175,7 +249,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		default:
 			if (optopt)
 				fprintf(stderr, "mhookd: option -%c %s (see mhookd --help)\n", optopt,
-					strchr("fsolp", optopt) ? "needs an argument" : "is unknown");
+					strchr("fsolpS", optopt) ? "needs an argument" : "is unknown");
 			else
 				fprintf(stderr, "mhookd: bad option '%s' (see mhookd --help)\n",
 					argv[optind - 1]);
@@ -186,10 +260,14 @@ static void parse_options(int argc, char **argv, struct options *o)
 		o->cmd = argv + optind;
 	if (o->pid && o->cmd)
 		die_usage("give either -p PID or a command, not both");
-	if (!o->pid && !o->cmd)
-		die_usage("nothing to trace: give -p PID or -- CMD");
-	if (!o->nspecs && !o->list)
+	if (!o->pid && !o->cmd && !o->listen)
+		die_usage("nothing to trace: give -p PID or -- CMD (or --listen, for clients)");
+	if (!o->pid && !o->cmd && o->list)
+		die_usage("-l needs a process: give -p PID or -- CMD");
+	if (!o->nspecs && !o->list && !o->listen)
 		die_usage("no function to hook: give -f SPEC");
+	if (!o->pid && !o->cmd && (o->nspecs || o->follow))
+		die_usage("-f and -F need -p PID or -- CMD; a daemon's clients hook by request");
 	if (!strategy_find(o->strategy)) {
 		char names[128];
 		strategy_names(names, sizeof(names));
@@ -295,6 +373,7 @@ static void say(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+	fflush(stderr); /* stderr may be the buffered report stream */
 }
 
 /* The sink thread found that the reports cannot be written any more (a closed pipe, a
@@ -305,15 +384,21 @@ static void output_failed(void *ctx)
 	loop_request_stop(SIGPIPE);
 }
 
-static int start_sinks(FILE *out, bool owns_out, bool json, uint64_t start_ns)
+static int start_sinks(FILE *out, bool owns_out, const struct options *o, uint64_t start_ns)
 {
-	struct sink *sinks[2];
+	struct sink *sinks[3];
 	int n = 0;
+	bool json = o->json;
 
 	sinks[n] = json ? sink_json_new(out, owns_out) : sink_text_new(out, owns_out, start_ns);
 	if (!sinks[n])
 		return -ENOMEM;
-	sinks[n++]->critical = true;
+	sinks[n]->critical = true;
+	/* -c, or a daemon's stderr: calls are made events only for clients. */
+	sinks[n++]->skip_calls = o->summary_only || (!o->pid && !o->cmd && out == stderr);
+	if (o->listen && !(sinks[n] = sink_socket_new()))
+		return -ENOMEM;
+	n += o->listen;
 	/* JSON written elsewhere: a person on stderr still sees the errors. */
 	if (json && out != stderr && (sinks[n] = sink_errors_new(stderr)))
 		n++;
@@ -374,12 +459,50 @@ static int probe_strategies(struct session *s)
 	return 0;
 }
 
+/* Why the run ends, for the clients' bye. */
+static char bye_reason[128] = "mhookd is exiting";
+
+static void note_stop_reason(void)
+{
+	int sig = signals_stop;
+
+	if (sig == SIGALRM)
+		snprintf(bye_reason, sizeof(bye_reason), "--duration elapsed");
+	else if (sig == SIGPIPE)
+		snprintf(bye_reason, sizeof(bye_reason), "mhookd's output cannot be written");
+	else if (sig)
+		snprintf(bye_reason, sizeof(bye_reason), "mhookd got SIG%s", sigabbrev_np(sig));
+	else
+		snprintf(bye_reason, sizeof(bye_reason), "the traced program ended");
+}
+
+/* A daemon: no target of its own, clients bring them. */
+static int serve(struct options *o)
+{
+	if (server_start() < 0) {
+		say("cannot start the socket server's thread");
+		return EXIT_TRACE;
+	}
+	say("listening on %s", server_path());
+	if (o->duration > 0)
+		start_timer(o->duration);
+	loop_run(NULL, &handlers_observer, true);
+	note_stop_reason();
+	for (int i = 0; i < follow_count(); i++)
+		session_detach(follow_at(i));
+	if (follow_count())
+		handlers_summary(NULL);
+	return 0;
+}
+
 /* Everything after option parsing; returns the exit status. */
 static int run(struct options *o, struct session *s)
 {
 	char err[1024];
 	int rc;
 
+	if (!o->pid && !o->cmd)
+		return serve(o);
 	if (o->list && o->pid) {
 		/* Listing needs no ptrace stop: /proc and the ELF files are enough. */
 		if (!proc_tgid(o->pid)) {
@@ -434,8 +557,13 @@ static int run(struct options *o, struct session *s)
 		return give_up(s, s->fatal);
 	if (o->duration > 0)
 		start_timer(o->duration);
+	if (o->listen && server_start() < 0) {
+		say("cannot start the socket server's thread");
+		return give_up(s, EXIT_TRACE);
+	}
 
-	loop_run(s);
+	loop_run(s, s->obs, false);
+	note_stop_reason();
 	if (s->fatal)
 		return give_up(s, s->fatal);
 	for (int i = 0; i < follow_count(); i++)
@@ -454,8 +582,11 @@ int main(int argc, char **argv)
 	int rc;
 
 	uint64_t start_ns = event_now_ns(); /* text call times count from here */
+	/* First: a launched command must not inherit a socket passed to us. */
+	int activated_fd = listen_take_activated();
 
 	parse_options(argc, argv, &o);
+	o.server.activated_fd = activated_fd;
 	/* Before mhookd opens anything of its own (the -o file). */
 	if (o.cmd)
 		launch_note_inherited_fds();
@@ -472,6 +603,14 @@ int main(int argc, char **argv)
 	}
 	FILE *out = open_output(o.output);
 	setvbuf(out, outbuf, _IOFBF, sizeof(outbuf));
+	if (o.listen && !o.list && server_open(&o.server, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mhookd: %s\n", err);
+		for (int i = 0; i < o.nspecs; i++)
+			spec_free(&specs[i]);
+		free(specs);
+		free(o.specs);
+		return EXIT_TRACE;
+	}
 	signals_setup();
 
 	memset(&s, 0, sizeof(s));
@@ -485,7 +624,7 @@ int main(int argc, char **argv)
 		rc = EXIT_TRACE;
 		goto out;
 	}
-	if (rc == 0 && start_sinks(out, out != stderr && out != stdout, o.json, start_ns) < 0)
+	if (rc == 0 && start_sinks(out, out != stderr && out != stdout, &o, start_ns) < 0)
 		rc = -ENOMEM;
 	if (rc < 0) {
 		fprintf(stderr, "mhookd: out of memory\n");
@@ -493,15 +632,18 @@ int main(int argc, char **argv)
 		rc = EXIT_TRACE;
 		goto out;
 	}
-	handlers_init(queue, o.summary_only);
-	follow_init(&s);
+	/* A daemon's stderr shows no calls: they are made events only for clients. */
+	handlers_init(queue, o.summary_only || (!o.pid && !o.cmd && out == stderr));
+	follow_init(o.pid || o.cmd ? &s : NULL);
 	rc = run(&o, &s);
 	follow_free();
 out:
+	server_stop(bye_reason);
 	if (queue)
 		evq_stop(queue);
 	else if (out != stderr && out != stdout)
 		fclose(out);
+	backend_free();
 	handlers_free();
 	loop_free_session(&s);
 	for (int i = 0; i < o.nspecs; i++)

@@ -33,6 +33,8 @@ struct observer_ops {
 	void (*exec)(struct session *s);
 	/* s's process created process child, which is traced and hooked too (-F). */
 	void (*child)(struct session *s, pid_t child);
+	/* s's process ended while traced; status is its wait status. */
+	void (*exit)(struct session *s, int status);
 	/* child is a new session, copied from parent's (a fork followed with -F). */
 	void (*session_new)(struct session *parent, struct session *child);
 	/* Something the run survives. */

@@ -128,6 +128,7 @@ struct session {
 	int nspecs;
 	bool allow_pending;      /* launch mode, or --pending */
 	bool follow;             /* -F: children are traced and hooked too */
+	bool reap_when_gone;     /* attached for a client: freed once its process is gone */
 	bool ready_sent;         /* later arming is reported as "armed" events */
 	bool ready_at_sync;      /* launch: ready goes out after the first resync (the
 				  * program's libraries loaded, no constructor run yet) */

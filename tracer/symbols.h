@@ -65,6 +65,20 @@ struct resolved {
 int image_resolve(struct image *img, const struct spec *spec, struct resolved *out,
 		  char *err, size_t errlen);
 
+/* A defined function as image_each sees it. */
+struct image_symbol {
+	const char *lib;         /* the object's basename */
+	const char *name;
+	uint64_t addr, size;
+	int ifunc;               /* 0 no, 1 an IFUNC's implementation, 2 unresolved: addr is
+				  * its resolver */
+};
+
+/* Calls fn for every defined function matching the glob, by object and address, until it
+ * returns false. Returns how many it was called for. */
+typedef bool image_each_fn(void *ctx, const struct image_symbol *s);
+int image_each(struct image *img, const char *glob, image_each_fn *fn, void *ctx);
+
 /* Prints every defined function matching the glob, one per line: object, address, size,
  * name. Returns the number printed. */
 int image_list(struct image *img, const char *glob, FILE *out);

@@ -477,7 +477,7 @@ static int cmp_listed(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-int image_list(struct image *img, const char *glob, FILE *out)
+int image_each(struct image *img, const char *glob, image_each_fn *fn, void *ctx)
 {
 	int count = 0;
 
@@ -511,15 +511,30 @@ int image_list(struct image *img, const char *glob, FILE *out)
 		}
 		qsort(v, n, sizeof(*v), cmp_listed);
 		for (size_t k = 0; k < n; k++) {
-			fprintf(out, "%s  0x%" PRIx64 "  %" PRIu64 "  %s%s\n", o->base, v[k].addr,
-				v[k].size, v[k].name,
-				v[k].ifunc == 1 ? "  [ifunc]" :
-				v[k].ifunc == 2 ? "  [ifunc, unresolved: resolver address]" : "");
+			struct image_symbol sym = { o->base, v[k].name, v[k].addr, v[k].size,
+						    v[k].ifunc };
 			count++;
+			if (!fn(ctx, &sym)) {
+				free(v);
+				return count;
+			}
 		}
 		free(v);
 	}
 	return count;
+}
+
+static bool print_symbol(void *ctx, const struct image_symbol *s)
+{
+	fprintf(ctx, "%s  0x%" PRIx64 "  %" PRIu64 "  %s%s\n", s->lib, s->addr, s->size, s->name,
+		s->ifunc == 1 ? "  [ifunc]" :
+		s->ifunc == 2 ? "  [ifunc, unresolved: resolver address]" : "");
+	return true;
+}
+
+int image_list(struct image *img, const char *glob, FILE *out)
+{
+	return image_each(img, glob, print_symbol, out);
 }
 
 bool image_has_lib(struct image *img, const char *lib)

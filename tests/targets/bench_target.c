@@ -9,11 +9,17 @@
  * threads at once (THREADS*N calls in all, N of them in the main thread); loop_ns is then
  * the wall time from the start of the loops to the end of the last one. It shows which
  * tracers see the calls of every thread.
+ *
+ * `bench_target N [THREADS] --wait` first prints `ready <pid>`, flushed, and waits for a line
+ * on stdin; the loop (and its timing) starts once that line is read. A tracer can then attach
+ * and hook before the gate opens (tools/bench_server.py). Without --wait nothing changes.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 long bench_fn(long x);
 
@@ -46,8 +52,13 @@ static void *loop(void *arg)
 
 int main(int argc, char **argv)
 {
+	int gate = 0;
+	if (argc >= 2 && strcmp(argv[argc - 1], "--wait") == 0) {
+		gate = 1;
+		argv[--argc] = NULL;
+	}
 	if (argc != 2 && argc != 3) {
-		fprintf(stderr, "usage: bench_target N [THREADS]\n");
+		fprintf(stderr, "usage: bench_target N [THREADS] [--wait]\n");
 		return 2;
 	}
 	n = atol(argv[1]);
@@ -56,6 +67,13 @@ int main(int argc, char **argv)
 		return 2;
 	pthread_t t[64];
 	long sums[64] = { 0 }, sum = 0;
+	if (gate) {
+		char line[64];
+		printf("ready %ld\n", (long)getpid());
+		fflush(stdout);
+		if (!fgets(line, sizeof line, stdin))
+			return 4;
+	}
 	long long t0 = now_ns();
 	for (long k = 1; k < nthreads; k++)
 		if (pthread_create(&t[k], NULL, loop, &sums[k]))

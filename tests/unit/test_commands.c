@@ -189,7 +189,7 @@ int main(void)
 
 	pthread_t th;
 	pthread_create(&th, NULL, client, NULL);
-	loop_run(&sess);
+	loop_run(&sess, sess.obs, false);
 	pthread_join(th, NULL);
 	CHECK(signals_stop == SIGTERM, "the loop ended for another reason (%d)", (int)signals_stop);
 	CHECK(loop_call(on_tracer_thread, NULL) == -ESRCH, "a request after the loop must fail");
