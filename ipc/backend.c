@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "handlers/handlers.h"
+#include "sinks/queue.h"
 #include "strategies/strategy.h"
 #include "tracer/attach.h"
 #include "tracer/detach.h"
@@ -719,10 +720,19 @@ static int do_client_gone(void *arg)
 
 /* ---- the entry points (server thread) ----------------------------------------------- */
 
+static struct event_queue *events;
+
+void backend_init(struct event_queue *q)
+{
+	events = q;
+}
+
 static int run(int (*fn)(void *), struct call *c)
 {
 	int rc = loop_call(fn, c);
 
+	if (events)
+		evq_drain(events);
 	if (rc == -ESRCH && !c->code) {
 		snprintf(c->err, c->errlen, "mhookd is shutting down");
 		return PROTO_INTERNAL;

@@ -9,7 +9,14 @@
 
 #include "ipc/protocol.h"
 
+struct event_queue;
+
 extern const struct backend_ops tracer_backend;
+
+/* The queue the events go through. A reply is sent only once every event made before the
+ * request ended has been handed to the sinks, so that a client sees, before the reply,
+ * every event of what the request ended (the calls before an unhook, say). */
+void backend_init(struct event_queue *q);
 
 /* Frees the SPECs kept for client hooks; after the loop has stopped. */
 void backend_free(void);

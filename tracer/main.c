@@ -634,6 +634,7 @@ int main(int argc, char **argv)
 	}
 	/* A daemon's stderr shows no calls: they are made events only for clients. */
 	handlers_init(queue, o.summary_only || (!o.pid && !o.cmd && out == stderr));
+	backend_init(queue);
 	follow_init(o.pid || o.cmd ? &s : NULL);
 	rc = run(&o, &s);
 	follow_free();
