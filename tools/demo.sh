@@ -26,3 +26,28 @@ echo "== a library that arrives later: python3 imports sqlite3 (a dlopen), and s
 echo "   is armed when libsqlite3 is loaded; -s hwbp uses debug registers instead of int3:"
 run $M -s hwbp -c -f sqlite3_step -- /usr/bin/python3 -c \
 	"import sqlite3; c = sqlite3.connect(':memory:'); print(c.execute('select 6*7').fetchone())"
+
+echo
+echo "== mhookd as a daemon on a socket, and mhook, its client: a running counter is"
+echo "   hooked by request, its calls streamed; the client's Ctrl-C (here a SIGINT after"
+echo "   the counter's work) unhooks, and mhookd detaches since nothing else holds it:"
+D=$(mktemp -d)
+mkfifo "$D/gate"
+build/targets/counter 2 3 --wait --linger <"$D/gate" >"$D/counter.out" 2>&1 &
+CPID=$!
+exec 9>"$D/gate"   # the counter's stdin: a line opens its gate
+while ! grep -q ready "$D/counter.out" 2>/dev/null; do sleep 0.05; done
+$M --listen "$D/mh.sock" 2>"$D/mhookd.err" &
+MPID=$!
+while [ ! -S "$D/mh.sock" ]; do sleep 0.05; done
+echo "\$ build/mhook -S $D/mh.sock attach $CPID -f counter_exe_fn"
+build/mhook -S "$D/mh.sock" attach "$CPID" -f counter_exe_fn &
+KPID=$!
+sleep 0.5
+echo >&9
+sleep 0.5
+kill -INT "$KPID"; wait "$KPID" || true
+echo >&9; exec 9>&-
+wait "$CPID" || true
+kill -TERM "$MPID"; wait "$MPID" || true
+rm -rf "$D"
