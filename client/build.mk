@@ -5,7 +5,7 @@
 
 MHOOK_CLIENT_SRC := $(wildcard client/*.c)
 MHOOK_CLIENT_OBJ := $(MHOOK_CLIENT_SRC:%.c=$(BUILD)/obj/%.o) \
-                    $(addprefix $(BUILD)/obj/,sinks/event.o sinks/text.o sinks/json.o \
+                    $(addprefix $(BUILD)/obj/,sinks/event.o sinks/text.o sinks/json.o sinks/utf8.o \
                                               sinks/event_parse.o)
 
 $(BUILD)/mhook: $(MHOOK_CLIENT_OBJ)

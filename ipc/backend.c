@@ -19,6 +19,7 @@
 
 #include "handlers/handlers.h"
 #include "sinks/queue.h"
+#include "sinks/utf8.h"
 #include "strategies/strategy.h"
 #include "tracer/attach.h"
 #include "tracer/detach.h"
@@ -340,13 +341,13 @@ static void hook_object(struct json_object *o, const struct hook *h)
 	char addr[32];
 
 	snprintf(addr, sizeof(addr), "0x%" PRIx64, h->addr);
-	json_object_object_add(o, "func", json_object_new_string(h->func));
-	json_object_object_add(o, "lib", json_object_new_string(h->lib));
+	json_object_object_add(o, "func", json_text(h->func));
+	json_object_object_add(o, "lib", json_text(h->lib));
 	json_object_object_add(o, "addr", json_object_new_string(addr));
 	json_object_object_add(o, "strategy", json_object_new_string(h->ops->name));
-	json_object_object_add(o, "spec", json_object_new_string(h->spec));
+	json_object_object_add(o, "spec", json_text(h->spec));
 	if (h->shared_with[0])
-		json_object_object_add(o, "shared_with", json_object_new_string(h->shared_with));
+		json_object_object_add(o, "shared_with", json_text_lines(h->shared_with));
 }
 
 /* The state of SPEC i of s into reply. */
@@ -361,7 +362,7 @@ static void spec_state(struct json_object *r, struct session *s, int i)
 		hook_object(h, &s->hooks[ss->hook]);
 		json_object_object_add(r, "hook", h);
 	} else if (ss->hook == -1) {
-		json_object_object_add(r, "why", json_object_new_string(ss->why));
+		json_object_object_add(r, "why", json_text(ss->why));
 	}
 }
 
@@ -537,7 +538,7 @@ static int do_hook(void *arg)
 	}
 	add_share(c, i, hr->keep);
 	json_object_object_add(c->out, "pid", json_object_new_int(c->pid));
-	json_object_object_add(c->out, "spec", json_object_new_string(hr->spec));
+	json_object_object_add(c->out, "spec", json_text(hr->spec));
 	spec_state(c->out, s, i);
 	return 0;
 }
@@ -558,7 +559,7 @@ static int do_unhook(void *arg)
 	bool removed = drop_share(sh);
 	release(c->pid);
 	json_object_object_add(c->out, "pid", json_object_new_int(c->pid));
-	json_object_object_add(c->out, "spec", json_object_new_string(c->spec));
+	json_object_object_add(c->out, "spec", json_text(c->spec));
 	json_object_object_add(c->out, "removed", json_object_new_boolean(removed));
 	return 0;
 }
@@ -571,7 +572,7 @@ static struct json_object *target_object(struct session *s)
 	ssize_t n = readlink(link, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = 0;
 	json_object_object_add(t, "pid", json_object_new_int(s->pid));
-	json_object_object_add(t, "exe", json_object_new_string(exe));
+	json_object_object_add(t, "exe", json_text(exe));
 	json_object_object_add(t, "holders", json_object_new_int(holders_count(s->pid)));
 	for (int i = 0; i < s->nspecs; i++) {
 		const struct session_spec *ss = &s->specs[i];
@@ -579,7 +580,7 @@ static struct json_object *target_object(struct session *s)
 			continue;
 		struct json_object *h = json_object_new_object();
 		bool keep = false;
-		json_object_object_add(h, "spec", json_object_new_string(ss->spec->text));
+		json_object_object_add(h, "spec", json_text(ss->spec->text));
 		spec_state(h, s, i);
 		for (int k = 0; k < nshares; k++)
 			keep |= shares[k].pid == s->pid && shares[k].spec == i && shares[k].keep;
@@ -625,9 +626,9 @@ static int do_hook_stats(void *arg)
 			char addr[32];
 			snprintf(addr, sizeof(addr), "0x%" PRIx64, hk->addr);
 			json_object_object_add(h, "pid", json_object_new_int(s->pid));
-			json_object_object_add(h, "spec", json_object_new_string(ss->spec->text));
-			json_object_object_add(h, "func", json_object_new_string(hk->func));
-			json_object_object_add(h, "lib", json_object_new_string(hk->lib));
+			json_object_object_add(h, "spec", json_text(ss->spec->text));
+			json_object_object_add(h, "func", json_text(hk->func));
+			json_object_object_add(h, "lib", json_text(hk->lib));
 			json_object_object_add(h, "addr", json_object_new_string(addr));
 			json_object_object_add(h, "strategy", json_object_new_string(hk->ops->name));
 			json_object_object_add(h, "calls",
@@ -655,10 +656,10 @@ static bool add_symbol(void *arg, const struct image_symbol *sym)
 	}
 	struct json_object *o = json_object_new_object();
 	snprintf(addr, sizeof(addr), "0x%" PRIx64, sym->addr);
-	json_object_object_add(o, "lib", json_object_new_string(sym->lib));
+	json_object_object_add(o, "lib", json_text(sym->lib));
 	json_object_object_add(o, "addr", json_object_new_string(addr));
 	json_object_object_add(o, "size", json_object_new_int64((int64_t)sym->size));
-	json_object_object_add(o, "name", json_object_new_string(sym->name));
+	json_object_object_add(o, "name", json_text(sym->name));
 	if (sym->ifunc)
 		json_object_object_add(o, "ifunc", json_object_new_string(
 			sym->ifunc == 1 ? "resolved" : "unresolved"));

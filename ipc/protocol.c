@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ipc/filter.h"
+#include "sinks/utf8.h"
 
 #define PROTO_MAX_DEPTH 16
 #define PROTO_MAX_ID (INT64_C(1) << 53)
@@ -56,55 +57,6 @@ static void put(struct json_object *o, const char *key, struct json_object *v)
 static struct json_object *id_value(int64_t id)
 {
 	return id < 0 ? NULL : json_object_new_int64(id);
-}
-
-/* The length of the valid UTF-8 character at s (of at most left bytes), or 0: overlong
- * forms, surrogates and code points past U+10FFFF are not valid (json-c's own check lets
- * surrogates through). */
-static size_t utf8_char(const unsigned char *s, size_t left)
-{
-	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
-	size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 :
-		   (s[0] & 0xf8) == 0xf0 ? 4 : 0;
-	uint32_t cp = n == 1 ? s[0] : n == 2 ? s[0] & 0x1fu : n == 3 ? s[0] & 0x0fu : s[0] & 0x07u;
-
-	if (n == 0 || n > left)
-		return 0;
-	for (size_t k = 1; k < n; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[k] & 0x3fu);
-	}
-	if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-static bool utf8_valid(const char *s, size_t len)
-{
-	for (size_t i = 0, n; i < len; i += n)
-		if (!(n = utf8_char((const unsigned char *)s + i, len - i)))
-			return false;
-	return true;
-}
-
-/* Drops what is not whole UTF-8 from s: a message cut at a byte limit, or a name cut by
- * a %.64s, may end a character half-way, and a reply must stay UTF-8. */
-static void utf8_clean(char *s)
-{
-	unsigned char *r = (unsigned char *)s, *w = r;
-
-	while (*r) {
-		size_t n = utf8_char(r, strlen((const char *)r));
-		if (!n) {
-			r++;
-			continue;
-		}
-		memmove(w, r, n);
-		w += n;
-		r += n;
-	}
-	*w = 0;
 }
 
 static struct json_object *verror(int64_t id, enum proto_code code, const char *fmt, va_list ap)

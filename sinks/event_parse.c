@@ -211,6 +211,44 @@ static int get_array(struct parse *p, struct json_object *o, const char *key, bo
 	return 0;
 }
 
+/* An optional list of strings, kept as one string with a line per element ("" when
+ * absent), as the sinks take shared_with. */
+static int get_lines(struct parse *p, struct json_object *o, const char *key,
+		     const char **out)
+{
+	struct json_object *arr;
+	int n, rc;
+	size_t total = 1;
+
+	*out = "";
+	if ((rc = get_array(p, o, key, false, 1, &arr, &n)) || !arr)
+		return rc;
+	for (int i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(arr, (size_t)i);
+		if (!json_object_is_type(e, json_type_string))
+			return fail(p, "'%s' is not a list of strings", key);
+		const char *s = json_object_get_string(e);
+		size_t len = (size_t)json_object_get_string_len(e);
+		if (memchr(s, '\0', len) || memchr(s, '\n', len))
+			return fail(p, "'%s' holds a NUL or newline character", key);
+		total += len + 1;
+	}
+	char *copy = event_alloc(p->ev, total), *w = copy;
+	if (!copy)
+		return no_memory(p);
+	for (int i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(arr, (size_t)i);
+		size_t len = (size_t)json_object_get_string_len(e);
+		if (i)
+			*w++ = '\n';
+		memcpy(w, json_object_get_string(e), len);
+		w += len;
+	}
+	*w = 0;
+	*out = copy;
+	return 0;
+}
+
 /* ---- the kinds ----------------------------------------------------------------------- */
 
 static int parse_hook(struct parse *p, struct json_object *o, struct event_hook *h)
@@ -222,7 +260,7 @@ static int parse_hook(struct parse *p, struct json_object *o, struct event_hook 
 	    (rc = get_addr(p, o, "addr", true, &h->addr)) ||
 	    (rc = get_str(p, o, "strategy", true, &h->strategy)) ||
 	    (rc = get_str(p, o, "spec", true, &h->spec)) ||
-	    (rc = get_str(p, o, "shared_with", false, &h->shared_with)))
+	    (rc = get_lines(p, o, "shared_with", &h->shared_with)))
 		return rc;
 	return 0;
 }

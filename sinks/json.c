@@ -7,11 +7,25 @@
 #include <string.h>
 
 #include "sinks/sink.h"
+#include "sinks/utf8.h"
 
 void json_put_string(FILE *out, const char *s)
 {
+	size_t left = strlen(s), n;
+
 	putc('"', out);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)s; *p; p += n, left -= n) {
+		n = utf8_char(p, left);
+		if (n > 1) {
+			fwrite(p, 1, n, out);
+			continue;
+		}
+		if (n == 0) {
+			/* Not UTF-8: the four characters \xNN, the backslash escaped. */
+			fprintf(out, "\\\\x%02x", *p);
+			n = 1;
+			continue;
+		}
 		switch (*p) {
 		case '"': fputs("\\\"", out); break;
 		case '\\': fputs("\\\\", out); break;
@@ -39,8 +53,17 @@ static void hook_fields(FILE *out, const struct event_hook *h)
 	fputs(",\"spec\":", out);
 	json_put_string(out, h->spec);
 	if (h->shared_with[0]) {
-		fputs(",\"shared_with\":", out);
-		json_put_string(out, h->shared_with);
+		/* One per line inside, a list outside. */
+		fputs(",\"shared_with\":[", out);
+		for (const char *p = h->shared_with, *nl; p; p = nl ? nl + 1 : NULL) {
+			nl = strchr(p, '\n');
+			char *one = strndup(p, nl ? (size_t)(nl - p) : strlen(p));
+			if (p != h->shared_with)
+				fputs(",", out);
+			json_put_string(out, one ? one : "");
+			free(one);
+		}
+		putc(']', out);
 	}
 }
 

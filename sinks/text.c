@@ -22,8 +22,15 @@ static void ready(FILE *out, const struct event *ev)
 		const struct event_hook *h = &ev->ready.hooks[i];
 		fprintf(out, "%s hooked %s in %s at 0x%" PRIx64 " (%s)", n++ ? ";" : ",", h->func,
 			h->lib, h->addr, h->strategy);
-		if (h->shared_with[0])
-			fprintf(out, " [same code as %s]", h->shared_with);
+		if (h->shared_with[0]) {
+			fputs(" [same code as ", out);
+			for (const char *p = h->shared_with; *p; p++)
+				if (*p == '\n')
+					fputs(", ", out);
+				else
+					putc(*p, out);
+			putc(']', out);
+		}
 	}
 	for (int i = 0; i < ev->ready.npending; i++)
 		fprintf(out, "%s pending %s (%s)", n++ ? ";" : ",", ev->ready.pending[i].spec,

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tracer/eperm.h"
 #include "tracer/loop.h"
 #include "tracer/mem.h"
 #include "tracer/proc.h"
@@ -70,9 +71,11 @@ static int seize_new_threads(struct session *s, char *err, size_t errlen)
 			int e = errno;
 			if (s->nthreads == 0) {
 				closedir(d);
-				snprintf(err, errlen, "cannot trace pid %d: %s%s", (int)s->pid,
-					 strerror(e), e == EPERM ? " (trace processes of your own user, "
-					 "or run as root)" : "");
+				char why[768] = "";
+				if (e == EPERM)
+					eperm_reason(s->pid, why, sizeof(why));
+				snprintf(err, errlen, "cannot trace pid %d: %s%s%s", (int)s->pid,
+					 strerror(e), why[0] ? ": " : "", why);
 				return -e;
 			}
 			continue;

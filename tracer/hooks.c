@@ -104,25 +104,37 @@ static bool name_in_list(const char *list, const char *name)
 {
 	size_t n = strlen(name);
 
-	for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-		if (!strncmp(p, name, n) && (p[n] == ',' || p[n] == 0))
+	for (const char *p = list; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, name, n) && (p[n] == '\n' || p[n] == 0))
 			return true;
 	return false;
 }
 
-/* SPEC i resolved to an address another hook already serves: one hook, both names, and
- * the first one's strategy. */
+/* Adds name to a hook's shared_with list, whole or not at all. */
+static void add_shared(struct hook *h, const char *name)
+{
+	size_t len = strlen(h->shared_with), n = strlen(name);
+
+	if (name_in_list(h->shared_with, name) || len + n + 2 > sizeof(h->shared_with))
+		return;
+	snprintf(h->shared_with + len, sizeof(h->shared_with) - len, "%s%s", len ? "\n" : "",
+		 name);
+}
+
+/* SPEC i resolved to an address another hook already serves: one hook, the first one's
+ * strategy, and the second SPEC named in shared_with. A SPEC is named as given
+ * (libc:malloc next to malloc, libc:0x98930 next to malloc), since its function name may
+ * be the hook's own or its address. The same SPEC twice is one SPEC. */
 static bool merge_duplicate(struct session *s, int i, const struct resolved *r)
 {
+	const char *text = s->specs[i].spec->text;
+
 	for (int j = 0; j < s->nhooks; j++) {
 		struct hook *o = &s->hooks[j];
 		if (!(o->armed || o->prepared) || o->addr != r->addr)
 			continue;
-		if (strcmp(o->func, r->func) != 0 && !name_in_list(o->shared_with, r->func)) {
-			size_t len = strlen(o->shared_with);
-			snprintf(o->shared_with + len, sizeof(o->shared_with) - len, "%s%s",
-				 len ? "," : "", r->func);
-		}
+		if (strcmp(o->spec, text) != 0)
+			add_shared(o, text);
 		s->specs[i].hook = j;
 		return true;
 	}
@@ -217,21 +229,26 @@ static int prepare_spec(struct session *s, struct image *img, int i)
 	memset(&r, 0, sizeof(r));
 	rc = image_resolve(img, sp, &r, err, sizeof(err));
 	if (rc < 0) {
-		/* It may still come: its LIB is not loaded yet, or a bare NAME is defined by
-		 * nothing loaded yet, or an IFUNC is not bound yet. A LIB that is loaded but
-		 * lacks NAME is an error, as is anything said about an address. */
-		bool may_wait = (s->allow_pending || ss->unloaded) && !sp->is_addr &&
+		/* It may still come: its LIB is not loaded yet (LIB:NAME and LIB:0xOFF alike),
+		 * or a bare NAME is defined by nothing loaded yet, or an IFUNC is not bound
+		 * yet. A LIB that is loaded but lacks NAME is an error, as is anything said
+		 * about an absolute address. */
+		bool lib_missing = sp->lib && !image_has_lib(img, sp->lib);
+		bool may_wait = (s->allow_pending || ss->unloaded) &&
 				(rc == -ENOTSUP ||
-				 (rc == -ENOENT && (!sp->lib || !image_has_lib(img, sp->lib))));
+				 (rc == -ENOENT && (lib_missing || (!sp->lib && !sp->is_addr))));
 		if (may_wait) {
 			snprintf(ss->why, sizeof(ss->why), "%s", err);
 			return 0;
 		}
+		/* A 5,000-byte SPEC is shown by its start, so the reason still fits. */
+		int cut = strlen(sp->text) > 200 ? 200 : (int)strlen(sp->text);
+		const char *more = strlen(sp->text) > 200 ? "..." : "";
 		if (!s->ready_sent) {
-			tracer_report_fatal(s, "%s: %s", sp->text, err);
+			tracer_report_fatal(s, "%.*s%s: %s", cut, sp->text, more, err);
 			return rc == -EINVAL ? 1 : 2;
 		}
-		tracer_report_error(s, "%s: %s", sp->text, err);
+		tracer_report_error(s, "%.*s%s: %s", cut, sp->text, more, err);
 		ss->hook = -2;
 		return 0;
 	}

@@ -48,7 +48,8 @@ struct thread {
 struct hook {
 	char func[256];          /* name reported in events */
 	char lib[256];           /* object basename */
-	char shared_with[256];   /* other names served by the same code (IFUNC aliases) */
+	char shared_with[1024];  /* other names or SPECs served by the same code (IFUNC
+				  * aliases, a second SPEC), one per line */
 	char spec[256];          /* the SPEC as given */
 	uint64_t addr;           /* where the breakpoint or patch goes */
 	uint64_t func_start;
@@ -93,7 +94,7 @@ struct session_spec {
 	const struct strategy_ops *ops; /* the strategy its hook takes */
 	int hook;                 /* the hook serving it, -1 while pending (nothing loaded
 				   * defines it yet), -2 once it failed for good */
-	char why[256];            /* why it is pending, for the ready event */
+	char why[1024];           /* why it is pending, for the ready event */
 	bool unloaded;            /* its hook went with an unloaded object: it waits for the
 				   * object to come back, even without --pending */
 };

@@ -73,17 +73,6 @@ int spec_parse(const char *text, struct spec *out, char *err, size_t errlen)
 		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
 			BAD("contains a blank or control character");
 
-	/* Symbol names never contain '+' (C++ operators are mangled), so the first one
-	 * starts the offset. */
-	char *plus = strchr(work, '+');
-	if (plus) {
-		*plus++ = '\0';
-		if (!*plus)
-			BAD("missing offset after '+'");
-		if (parse_num(plus, true, &out->plus))
-			BAD("bad offset '%s' after '+' (expected 0xHEX or decimal)", plus);
-	}
-
 	char *what = work;
 	const char *sep = find_separator(work);
 	if (sep) {
@@ -93,21 +82,36 @@ int spec_parse(const char *text, struct spec *out, char *err, size_t errlen)
 		if (!*work)
 			BAD("empty LIB before ':'");
 		if (!*what)
-			BAD("nothing after '%s:'", work);
-		if (find_separator(what))
-			BAD("more than one ':' separator");
+			BAD("nothing after '%.64s:'", work);
 		out->lib = strdup(work);
 		if (!out->lib)
 			BAD("out of memory");
 	}
+
+	/* The offset starts at a '+' after the symbol or offset, never in LIB (libstdc++).
+	 * Mangled names have no '+'; in a demangled one (operator+(int)) only a '+' past
+	 * the parameter list's ')' starts the offset. */
+	const char *close = strrchr(what, ')');
+	char *plus = strchr(close ? what + (close - what) : what, '+');
+	if (plus) {
+		*plus++ = '\0';
+		if (!*plus)
+			BAD("missing offset after '+'");
+		if (parse_num(plus, true, &out->plus))
+			BAD("bad offset '%.64s' after '+' (expected 0xHEX or decimal)", plus);
+	}
+	if (sep && find_separator(what))
+		BAD("more than one ':' separator");
+	if (!*what && sep)
+		BAD("nothing after '%.64s:' but an offset", work);
 	if (!*what)
 		BAD("empty name");
 
 	if (isdigit((unsigned char)what[0])) {
 		if (what[0] != '0' || (what[1] != 'x' && what[1] != 'X'))
-			BAD("'%s' is neither a name nor a 0x address", what);
+			BAD("'%.64s' is neither a name nor a 0x address", what);
 		if (parse_num(what, false, &out->addr))
-			BAD("bad address '%s'", what);
+			BAD("bad address '%.64s'", what);
 		out->is_addr = true;
 	} else {
 		out->name = strdup(what);

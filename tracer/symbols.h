@@ -51,7 +51,8 @@ struct resolved {
 	char lib[256];       /* basename of the object */
 	char path[512];      /* full path of the object */
 	bool ifunc;          /* NAME was an IFUNC; addr is the implementation in use */
-	char shared_with[256]; /* IFUNCs whose implementation is the same code, comma-separated */
+	char shared_with[1024]; /* IFUNCs whose implementation is the same code, one per line
+				 * (C++ names hold commas) */
 };
 
 /*

@@ -94,7 +94,7 @@ static void shared_pass(struct image *img, const struct obj *o, const struct esy
 			return;
 		acc->used += (size_t)snprintf(out->shared_with + acc->used,
 					      sizeof(out->shared_with) - acc->used, "%s%s",
-					      acc->used ? "," : "", t->name);
+					      acc->used ? "\n" : "", t->name);
 	}
 }
 
@@ -227,19 +227,37 @@ static void suggest(const struct image *img, const struct obj *only, const char 
 
 /* ---- resolution ---------------------------------------------------------------------- */
 
+/* The loaded objects, by name, as many as fit whole in buf; the rest are counted. */
 static void list_objects(const struct image *img, char *buf, size_t len)
 {
-	size_t used = 0;
+	static const size_t tail = sizeof(", and 99999 more");
+	size_t used = 0, i;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < img->nobjs && used + 1 < len; i++) {
+	for (i = 0; i < img->nobjs; i++) {
 		const struct obj *o = &img->objs[i];
-		int n = snprintf(buf + used, len - used, "%s%s%s", i ? ", " : "", o->base,
-				 o->is_exe ? " (exe)" : "");
-		if (n < 0)
+		size_t n = strlen(o->base) + (i ? 2 : 0) + (o->is_exe ? 6 : 0);
+		if (used + n + tail >= len)
 			break;
-		used += (size_t)n;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s%s", i ? ", " : "",
+					 o->base, o->is_exe ? " (exe)" : "");
 	}
+	if (i < img->nobjs)
+		snprintf(buf + used, len - used, ", and %zu more", img->nobjs - i);
+}
+
+/* name as an error message shows it: whole up to 80 bytes, else its start and its
+ * length, so that a 5,000-byte name does not fill the line (cut on a character). */
+static const char *shown(const char *name, char *buf, size_t len)
+{
+	size_t n = strlen(name), cut = 80;
+
+	if (n <= cut)
+		return name;
+	while (cut > 0 && ((unsigned char)name[cut] & 0xc0) == 0x80)
+		cut--;
+	snprintf(buf, len, "%.*s... (%zu bytes)", (int)cut, name, n);
+	return buf;
 }
 
 /* Picks the one object LIB names. */
@@ -277,7 +295,9 @@ static int pick_lib(const struct image *img, const char *lib, const struct obj *
 	if (!nfound) {
 		char objs[400];
 		list_objects(img, objs, sizeof(objs));
-		snprintf(err, errlen, "no loaded object matches '%s' (loaded: %s)", lib, objs);
+		char b[128];
+		snprintf(err, errlen, "no loaded object matches '%s' (loaded: %s)",
+			 shown(lib, b, sizeof(b)), objs);
 		return -ENOENT;
 	}
 	size_t used = (size_t)snprintf(err, errlen, "'%s' matches several objects:", lib);
@@ -400,14 +420,15 @@ int image_resolve(struct image *img, const struct spec *spec, struct resolved *o
 
 	const struct esym *s = find_name(img, lib, spec->name, &o);
 	if (!s) {
+		char b[128];
+		const char *name = shown(spec->name, b, sizeof(b));
 		if (lib && !lib->has_elf)
 			snprintf(err, errlen, "cannot read the symbols of %s", lib->path);
 		else if (lib)
-			snprintf(err, errlen, "function '%s' not found in %s", spec->name,
-				 lib->base);
+			snprintf(err, errlen, "function '%s' not found in %s", name, lib->base);
 		else
 			snprintf(err, errlen, "function '%s' not found in any loaded object",
-				 spec->name);
+				 name);
 		suggest(img, lib, spec->name, err, errlen);
 		return -ENOENT;
 	}

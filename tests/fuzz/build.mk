@@ -22,8 +22,8 @@ FUZZ_TIME   ?= 60
 FUZZ_RUNS   ?= 20000
 FUZZ_SEED   ?= 1
 FUZZ_ARGS   ?=
-FUZZ_SRC    := tests/fuzz/fuzz_protocol.c ipc/protocol.c ipc/filter.c
-FUZZ_HDR    := ipc/protocol.h ipc/filter.h sinks/event.h
+FUZZ_SRC    := tests/fuzz/fuzz_protocol.c ipc/protocol.c ipc/filter.c sinks/utf8.c
+FUZZ_HDR    := ipc/protocol.h ipc/filter.h sinks/event.h sinks/utf8.h
 FUZZ_JSONC  := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
 FUZZ_JSONC_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \

@@ -9,7 +9,7 @@ TOOLS_DIR   := build/tools
 TARGET_BINS := $(TARGETS_DIR)/libcounter.so $(TARGETS_DIR)/counter $(TARGETS_DIR)/sigtarget \
                $(TARGETS_DIR)/forker $(TARGETS_DIR)/churn $(TARGETS_DIR)/loader $(TARGETS_DIR)/libplugin.so \
                $(TARGETS_DIR)/forkn $(TARGETS_DIR)/hazards $(TARGETS_DIR)/bench_target \
-               $(TARGETS_DIR)/libcalls $(TARGETS_DIR)/nxtarget \
+               $(TARGETS_DIR)/libcalls $(TARGETS_DIR)/nxtarget $(TARGETS_DIR)/cxxtarget \
                $(TOOLS_DIR)/ptrace_rtt
 
 .PHONY: targets
@@ -72,3 +72,8 @@ $(TARGETS_DIR)/forkn: tests/targets/forkn.c tests/targets/build.mk
 $(TARGETS_DIR)/nxtarget: tests/targets/nxtarget.c tests/targets/build.mk
 	@mkdir -p $(@D)
 	$(CC) $(TARGET_CFLAGS) -o $@ $<
+
+# C++ names (demangling, SPECs with '::' and '+' in LIB): a C++ program on libstdc++.
+$(TARGETS_DIR)/cxxtarget: tests/targets/cxxtarget.cpp tests/targets/build.mk
+	@mkdir -p $(@D)
+	$(CXX) -std=c++11 -O1 -g -Wall -Wextra -Werror -fno-inline -o $@ $<

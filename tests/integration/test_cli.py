@@ -1,0 +1,205 @@
+"""The command line as a new user meets it: LIB:0xOFF SPECs that wait for their object,
+LIBs with '+' in their name (libstdc++), and the other command-line bugs of the CLI issue,
+each against a real target whose numbers we know."""
+
+import os
+import subprocess
+
+import pytest
+
+import mh
+
+LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
+ROUNDS, CALLS = 3, 4
+
+
+def dynsym(path, name):
+    """st_value of a defined dynamic symbol (nm -D: libc has no .symtab)."""
+    r = mh.run(["nm", "-D", "--defined-only", path])
+    assert r.returncode == 0, r.stderr
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) == 3 and f[2].split("@")[0] == name:
+            return int(f[0], 16)
+    raise AssertionError("%s not in %s" % (name, path))
+
+
+def loader():
+    return [mh.target("loader"), str(ROUNDS), str(CALLS)]
+
+
+# ---- LIB:0xOFF waits for its object, like a name ------------------------------------------
+
+
+@pytest.mark.sanitize
+def test_lib_offset_pending_in_launch(strategy, out):
+    """libplugin.so comes with dlopen, after the start: its LIB:0xOFF SPEC is pending, then
+    armed at each dlopen, and counts every call exactly."""
+    off = mh.symbol_value(mh.target("libplugin.so"), "plugin_fn")[0]
+    spec = "libplugin:" + hex(off)
+    r = mh.mhookd(["-s", strategy, "-c", "--json", "-o", out, "-f", spec, "--"] + loader())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "plugin_calls=%d\n" % (ROUNDS * CALLS)
+    ev = mh.read_events(out)
+    ready = mh.of(ev, "ready")[0]
+    assert [p["spec"] for p in ready["pending"]] == [spec], ready
+    assert "libplugin" in ready["pending"][0]["why"]
+    assert len(mh.of(ev, "armed")) == ROUNDS
+    s = mh.of(ev, "summary")
+    assert [(e["lib"], e["calls"]) for e in s] == [("libplugin.so", ROUNDS * (CALLS + 1))]
+
+
+def second_insn(path, start):
+    """Offset from start of the second instruction there, from objdump."""
+    r = mh.run(["objdump", "-d", "--start-address=%#x" % start,
+                "--stop-address=%#x" % (start + 32), path])
+    addrs = [int(l.split(":")[0], 16) for l in r.stdout.splitlines()
+             if l.startswith("  ") and ":" in l]
+    return addrs[1] - start
+
+
+def test_raw_address_forms_launch(out):
+    """The README's `-f exe:0xOFF -f 'libc:0xOFF+0xN'`, with offsets of this machine: libc
+    is loaded after mhookd's first look at the process, which must not be an error."""
+    exe_off = mh.symbol_value(mh.target("counter"), "counter_exe_fn")[0]
+    getppid = dynsym(LIBC, "getppid")
+    plus = second_insn(LIBC, getppid)
+    r = mh.mhookd(["-c", "--json", "-o", out, "-f", "exe:" + hex(exe_off),
+                   "-f", "libc:%#x+%#x" % (getppid, plus), "--",
+                   mh.target("counter"), "2", "10"])
+    assert r.returncode == 0, r.stderr
+    ev = mh.read_events(out)
+    ready = mh.of(ev, "ready")[0]
+    assert sorted(h["lib"] for h in ready["hooks"]) == ["counter", "libc.so.6"], ready
+    exe_hook = [h for h in ready["hooks"] if h["lib"] == "counter"][0]
+    assert exe_hook["func"] == exe_hook["addr"]
+    assert mh.counts(ev)[exe_hook["func"]] == 20
+
+
+EXEC_LATER = """import os, sys
+print("ready %d" % os.getpid(), flush=True)
+sys.stdin.readline()
+os.execv(sys.executable, [sys.executable, "-S", "-c",
+         "import os\\nfor i in range(7): os.getppid()\\nprint('done')"])
+"""
+
+
+@pytest.mark.sanitize
+def test_lib_offset_rearmed_after_exec_in_attach(procs, tmp_path, out):
+    """Attached with -p: after the target execs, libc is loaded again only once the new
+    program's dynamic linker runs, and the LIB:0xOFF hook must follow it there."""
+    script = tmp_path / "exec_later.py"
+    script.write_text(EXEC_LATER)
+    off = dynsym(LIBC, "getppid")
+    a = mh.Attached(procs, [mh.PYTHON, "-S", str(script)], ["-c", "-f", "libc:" + hex(off)],
+                    out)
+    a.go()
+    assert mh.readline(a.t) == "done"
+    assert mh.wait(a.t) == 0
+    assert mh.wait(a.m) == 0, a.m.stderr.read()
+    ev = mh.read_events(out)
+    assert not mh.of(ev, "error"), mh.of(ev, "error")
+    assert len(mh.of(ev, "armed")) == 1
+    assert sum(e["calls"] for e in mh.of(ev, "summary")) == 7
+
+
+def test_lib_offset_absent_is_error_with_p(procs, out):
+    """With -p and no --pending, a LIB that is not loaded is still an error (exit 2)."""
+    t = procs.popen([mh.target("counter"), "1", "1", "--wait"])
+    assert mh.readline(t).startswith("ready ")
+    r = mh.mhookd(["-p", str(t.pid), "-f", "libplugin:0x1000"])
+    assert r.returncode == 2
+    assert "no loaded object matches 'libplugin'" in mh.assert_error_line(r.stderr)
+
+
+# ---- '+' in LIB ---------------------------------------------------------------------------
+
+
+def flushes(out, n):
+    r = mh.mhookd(["-c", "--json", "-o", out, "-f", "libstdc++:_ZNSo5flushEv", "--",
+                   mh.target("cxxtarget"), str(n)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("sum=")
+    s = mh.summaries(mh.read_events(out))
+    assert s["_ZNSo5flushEv"]["lib"].startswith("libstdc++.so.6")
+    return s["_ZNSo5flushEv"]["calls"]
+
+
+def test_lib_with_plus_in_its_name(out):
+    """libstdc++ names an object; the '+'s are not an offset. The loop flushes once per
+    round; libstdc++'s own flushes at exit are the same for any round count."""
+    assert flushes(out, 25) - flushes(out, 0) == 25
+
+
+# ---- honest permission errors -----------------------------------------------------------
+
+
+def test_eperm_kernel_thread():
+    """kthreadd (pid 2) is a kernel thread: root cannot fix that."""
+    r = mh.mhookd(["-p", "2", "-f", "malloc"])
+    assert r.returncode == 2
+    line = mh.assert_error_line(r.stderr)
+    assert "kernel thread" in line and "run as root" not in line, line
+
+
+def test_eperm_self():
+    """mhookd -p with its own pid (the shell's pid, which exec makes mhookd's)."""
+    r = mh.run(["sh", "-c", 'exec "$0" -p $$ -f malloc', mh.MHOOKD])
+    assert r.returncode == 2
+    line = mh.assert_error_line(r.stderr)
+    assert "mhookd itself" in line and "run as root" not in line, line
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the pid 1 hint is about what blocks root")
+def test_eperm_pid1_says_what_blocked():
+    """As root, tracing pid 1 may work (then nothing to explain) or be refused: then the
+    reason is not 'run as root'."""
+    r = mh.mhookd(["-p", "1", "-f", "malloc", "--duration", "0.1"])
+    if r.returncode == 0:
+        pytest.skip("pid 1 can be traced here")
+    line = mh.assert_error_line(r.stderr)
+    assert "run as root" not in line, line
+    assert "cannot trace pid 1: Operation not permitted: " in line, line
+
+
+# ---- duplicates -----------------------------------------------------------------------------
+
+
+def test_second_spec_same_code_named_in_shared_with(out):
+    """Two SPECs for one function: one hook, the other SPEC named (not its own address)."""
+    off = mh.symbol_value(mh.target("counter"), "counter_exe_fn")[0]
+    other = "exe:" + hex(off)
+    r = mh.mhookd(["--json", "-c", "-o", out, "-f", "counter_exe_fn", "-f", other,
+                   "-f", "libcounter:counter_lib_fn", "-f", "counter_lib_fn",
+                   "--", mh.target("counter"), "2", "10"])
+    assert r.returncode == 0, r.stderr
+    ready = mh.of(mh.read_events(out), "ready")[0]
+    hooks = {h["spec"]: h for h in ready["hooks"]}
+    assert set(hooks) == {"counter_exe_fn", "libcounter:counter_lib_fn"}, ready
+    assert hooks["counter_exe_fn"]["shared_with"] == [other]
+    assert hooks["libcounter:counter_lib_fn"]["shared_with"] == ["counter_lib_fn"]
+    r = mh.mhookd(["-c", "-f", "counter_exe_fn", "-f", other, "--",
+                   mh.target("counter"), "1", "1"])
+    assert "[same code as %s]" % other in r.stderr, r.stderr
+
+
+# ---- JSON is UTF-8, and errors stay readable ------------------------------------------------
+
+
+def test_bad_utf8_spec_is_escaped_in_json(out):
+    r = mh.mhookd(["--json", "-o", out, "-f", b"\xff\xfeab".decode("latin-1").encode(
+        "latin-1").decode("utf-8", "surrogateescape"), "--", "/bin/true"])
+    assert r.returncode == 0, r.stderr
+    raw = open(out, "rb").read()
+    raw.decode("utf-8")  # strict: no raw bytes
+    ready = mh.of(mh.read_events(out), "ready")[0]
+    assert ready["pending"][0]["spec"] == "\\xff\\xfeab"
+
+
+def test_long_name_not_echoed_twice():
+    name = "a" * 5000
+    r = mh.mhookd(["-p", str(os.getpid()), "-f", name])
+    assert r.returncode != 0
+    line = mh.assert_error_line(r.stderr)
+    assert line.count(name) <= 1 and len(line) < 6000, len(line)
+    assert "(5000 bytes)" in line, line[-300:]
