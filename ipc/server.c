@@ -27,9 +27,6 @@
 #include "ipc/clients.h"
 #include "strategies/strategy.h"
 
-#ifndef MHOOK_VERSION
-#define MHOOK_VERSION "0.9.0"
-#endif
 
 #define SERVER_MAX_CLIENTS 256
 #define SERVER_BYE_MS 1000

@@ -36,4 +36,9 @@ void server_stop(const char *reason);
 /* Where the server listens (or "(socket activation)"). */
 const char *server_path(void);
 
+/* The version mhookd reports (--version, the socket's hello). */
+#ifndef MHOOK_VERSION
+#define MHOOK_VERSION "0.9.0"
+#endif
+
 #endif

@@ -97,6 +97,7 @@ static const char usage_text[] =
 	"      --client-queue N bytes queued per client before its events are dropped\n"
 	"                       and counted as lost (default 4M; K and M suffixes)\n"
 	"  -h, --help           show this help\n"
+	"      --version        print mhookd's version and exit\n"
 	"\n"
 	"SIGINT or SIGTERM removes every hook, detaches and prints the summaries; the\n"
 	"target keeps running, its code byte-identical to before. In launch mode mhookd\n"
@@ -125,7 +126,7 @@ static void die_usage(const char *fmt, ...)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_JSON = 256, OPT_DURATION, OPT_PENDING, OPT_LISTEN, OPT_SOCKET_MODE,
+	enum { OPT_VERSION = 255, OPT_JSON = 256, OPT_DURATION, OPT_PENDING, OPT_LISTEN, OPT_SOCKET_MODE,
 	       OPT_SOCKET_GROUP, OPT_CLIENT_QUEUE };
 	static const struct option longopts[] = {
 		{ "func", required_argument, NULL, 'f' },
@@ -144,6 +145,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 		{ "client-queue", required_argument, NULL, OPT_CLIENT_QUEUE },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -244,6 +246,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		}
 		case 'h':
 			fputs(usage_text, stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("mhookd %s\n", MHOOK_VERSION);
 			exit(0);
 		case '?':
 		default:

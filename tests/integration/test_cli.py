@@ -3,6 +3,7 @@ LIBs with '+' in their name (libstdc++), and the other command-line bugs of the 
 each against a real target whose numbers we know."""
 
 import os
+import re
 import subprocess
 
 import pytest
@@ -203,3 +204,10 @@ def test_long_name_not_echoed_twice():
     line = mh.assert_error_line(r.stderr)
     assert line.count(name) <= 1 and len(line) < 6000, len(line)
     assert "(5000 bytes)" in line, line[-300:]
+
+
+def test_version():
+    """--version prints one line, the version the socket's hello reports too."""
+    r = mh.mhookd(["--version"])
+    assert r.returncode == 0 and r.stderr == ""
+    assert re.fullmatch(r"mhookd \d+\.\d+\.\d+\n", r.stdout), r.stdout
