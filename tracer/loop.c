@@ -379,7 +379,9 @@ struct loop_cmd {
 static pthread_mutex_t cmd_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cmd_cond = PTHREAD_COND_INITIALIZER;
 static struct loop_cmd *cmd_head;
-static bool loop_running;
+/* A request that comes before the loop starts (the socket server is up a moment earlier)
+ * waits for it; only one that comes after the loop ended is refused. */
+static enum { LOOP_NOT_STARTED, LOOP_RUNNING, LOOP_ENDED } loop_state;
 static pthread_t loop_thread;
 
 int loop_call(int (*fn)(void *ctx), void *ctx)
@@ -387,11 +389,11 @@ int loop_call(int (*fn)(void *ctx), void *ctx)
 	struct loop_cmd cmd = { .fn = fn, .ctx = ctx };
 
 	pthread_mutex_lock(&cmd_lock);
-	if (!loop_running) {
+	if (loop_state == LOOP_ENDED) {
 		pthread_mutex_unlock(&cmd_lock);
 		return -ESRCH;
 	}
-	if (pthread_equal(pthread_self(), loop_thread)) {
+	if (loop_state == LOOP_RUNNING && pthread_equal(pthread_self(), loop_thread)) {
 		pthread_mutex_unlock(&cmd_lock);
 		return fn(ctx);
 	}
@@ -432,7 +434,7 @@ static void run_commands(void)
 static void set_running(bool running)
 {
 	pthread_mutex_lock(&cmd_lock);
-	loop_running = running;
+	loop_state = running ? LOOP_RUNNING : LOOP_ENDED;
 	loop_thread = pthread_self();
 	/* Requests that came too late are told so rather than left waiting. */
 	for (; !running && cmd_head; cmd_head = cmd_head->next) {
@@ -555,6 +557,7 @@ int loop_run(struct session *s, const struct observer_ops *obs, bool serve)
 	bool ticking = false;
 
 	set_running(true);
+	run_commands(); /* those that came before the loop started */
 	for (unsigned round = 0; !signals_stop && !(s && s->fatal); round++) {
 		/* Looked at now and then, not per stop: strategies arrive with hooks. */
 		if (!ticking && round % 64 == 0 && wants_ticks()) {

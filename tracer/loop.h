@@ -42,7 +42,8 @@ void loop_resume_all(struct session *s);
 int loop_run(struct session *s, const struct observer_ops *obs, bool serve);
 
 /* From any thread: runs fn(ctx) on the tracer thread between two stops, and returns its
- * result; -ESRCH when the loop is not running. fn runs with the target's threads in
+ * result; -ESRCH once the loop has ended. Before the loop starts, the call waits for it
+ * (so the tracer thread itself must not call it then). fn runs with the target's threads in
  * whatever state the loop left them (running): it stops them itself if it must. Called
  * on the tracer thread, it runs fn at once. */
 int loop_call(int (*fn)(void *ctx), void *ctx);

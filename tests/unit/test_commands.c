@@ -5,7 +5,7 @@
  * loop_call and loop_request_stop, to hook churn_fn, unhook it and end the run, as the
  * socket server's clients will. The events come out of the real queue and sink thread,
  * into a sink of this test's that counts them. Checked: a hook by request is reported at
- * once; after an unhook no call is reported any more and the entry is byte-identical; a
+ * once, and one made before the loop starts waits for it; after an unhook no call is reported any more and the entry is byte-identical; a
  * stop request ends the loop, the target survives detach with its code as before, and a
  * request after the loop is refused (-ESRCH) rather than left waiting.
  * Needs build/targets/churn (make targets), run from the top of the tree; exits 77
@@ -184,11 +184,14 @@ int main(void)
 	}
 	CHECK(addr && mem_read(sess.pid, addr, entry_bytes, sizeof(entry_bytes)) == 0,
 	      "cannot read churn_fn: %s", err);
-	loop_resume_all(&sess);
 	tracer = pthread_self();
 
+	/* The client's first request is made before the loop starts, as a socket client's
+	 * can be (the server is up first): it must wait for the loop, not fail. */
 	pthread_t th;
 	pthread_create(&th, NULL, client, NULL);
+	usleep(100000);
+	loop_resume_all(&sess);
 	loop_run(&sess, sess.obs, false);
 	pthread_join(th, NULL);
 	CHECK(signals_stop == SIGTERM, "the loop ended for another reason (%d)", (int)signals_stop);
