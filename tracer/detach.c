@@ -10,10 +10,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ptrace.h>
+#include <sys/wait.h>
 
 #include "strategies/strategy.h"
 #include "tracer/remote.h"
 #include "tracer/services.h"
+#include "tracer/signals.h"
 
 /* Moves stopped thread tid out of every strategy's code; -EBUSY when one cannot. */
 static int evacuate(struct session *s, pid_t tid)
@@ -31,9 +33,54 @@ static int evacuate(struct session *s, pid_t tid)
 	return 0;
 }
 
-int session_detach(struct session *s)
+/* Gives t back: its per-thread hook state (debug registers) cleared, any signal it was
+ * stopped with delivered. */
+static void detach_thread(struct session *s, struct thread *t)
 {
 	const struct strategy_ops *ops;
+
+	for (unsigned pos = 0; (ops = strategy_next_used(s, &pos));)
+		if (ops->thread_fini && !t->shadow)
+			ops->thread_fini(s, t);
+	/* A group-stopped thread is detached with no signal: it stays stopped. */
+	ptrace(PTRACE_DETACH, t->tid, NULL, (void *)(long)(t->listen ? 0 : t->resume_sig));
+	tracer_requeue_signals(t);
+}
+
+/* A thread parked in vfork (tracer_parked) cannot be detached until it stops at the
+ * interrupt stop_all sent it, which it reaches once its child, detached now, has exec'd
+ * or exited. Waited for here, or it would stay traced (and stop for good at that interrupt
+ * were mhookd to live on), with its debug registers still set. Said once when it takes
+ * long: a vfork child may sleep. Returns true once t is stopped. */
+static bool wait_parked(struct session *s, struct thread *t)
+{
+	pid_t tid = t->tid, child = t->vfork_child;
+
+	for (int waited_ms = 0;; waited_ms += 100) {
+		int status;
+		pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
+		if (r == tid) {
+			if (WIFEXITED(status) || WIFSIGNALED(status))
+				return false;
+			t->state = THREAD_STOPPED;
+			/* A signal that came meanwhile goes on; an interrupt or group-stop
+			 * is left with none, so a group-stop stays one. */
+			t->listen = status >> 16 != 0;
+			t->resume_sig = status >> 16 == 0 ? WSTOPSIG(status) : 0;
+			return true;
+		}
+		if (r < 0 && errno != EINTR)
+			return false;
+		if (waited_ms == 1000)
+			tracer_report_error(s, "thread %d waits in vfork for its child %d; mhookd "
+					    "detaches from it once the child execs or exits",
+					    (int)tid, (int)child);
+		signals_wait(100);
+	}
+}
+
+int session_detach(struct session *s)
+{
 	int kept;
 
 	if (s->detached || (s->gone && s->nthreads == 0))
@@ -59,16 +106,14 @@ int session_detach(struct session *s)
 		tracer_report_error(s, "%d scratch page(s) stay mapped in pid %d", kept,
 				    (int)s->pid);
 
+	for (int i = 0; i < s->nthreads; i++)
+		if (s->threads[i].state == THREAD_STOPPED)
+			detach_thread(s, &s->threads[i]);
 	for (int i = 0; i < s->nthreads; i++) {
 		struct thread *t = &s->threads[i];
-		if (t->state != THREAD_STOPPED)
-			continue;
-		for (unsigned pos = 0; (ops = strategy_next_used(s, &pos));)
-			if (ops->thread_fini && !t->shadow)
-				ops->thread_fini(s, t);
-		/* A group-stopped thread is detached with no signal: it stays stopped. */
-		ptrace(PTRACE_DETACH, t->tid, NULL, (void *)(long)(t->listen ? 0 : t->resume_sig));
-		tracer_requeue_signals(t);
+		if (t->state == THREAD_RUNNING && t->vfork_child && !t->exiting &&
+		    wait_parked(s, t))
+			detach_thread(s, t);
 	}
 	s->nthreads = 0;
 	s->detached = true;

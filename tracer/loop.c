@@ -294,6 +294,8 @@ static void on_clone_event(struct session *s, struct thread *t, int event)
 	pid_t tid = t->tid;
 
 	ptrace(PTRACE_GETEVENTMSG, tid, NULL, &msg);
+	if (event == PTRACE_EVENT_VFORK)
+		t->vfork_child = (pid_t)msg;
 	pid_t child_tgid = event == PTRACE_EVENT_CLONE ? 0 : (pid_t)msg;
 	if (!msg || follow_owner((pid_t)msg) ||
 	    syscall(SYS_tgkill, child_tgid ? child_tgid : t->tgid, (pid_t)msg, 0) != 0)
@@ -337,6 +339,7 @@ void loop_handle(struct session *s, pid_t tid, int status, bool hold)
 	t->listen = false;
 	t->in_syscall_stop = event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK ||
 			     event == PTRACE_EVENT_VFORK || event == PTRACE_EVENT_EXEC;
+	t->vfork_child = 0;
 	switch (event) {
 	case PTRACE_EVENT_STOP:
 		/* Group-stop must be resumed with LISTEN, so that the thread stays stopped

@@ -6,6 +6,7 @@
 #include "tracer/services.h"
 
 #include <errno.h>
+#include <linux/kcmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,11 +198,21 @@ static void take_pending_traps(struct session *s)
 	free(tids);
 }
 
+bool tracer_parked(const struct thread *t)
+{
+	/* Its child still runs in its memory: the wait goes on. Once the child has exec'd
+	 * (another memory) or exited (kcmp fails), the parent is on its way to the
+	 * interrupt stop. */
+	return t->state == THREAD_RUNNING && t->vfork_child &&
+	       syscall(SYS_kcmp, t->tid, t->vfork_child, KCMP_VM, 0, 0) == 0;
+}
+
 static bool any_running(struct session *s)
 {
 	for (int i = 0; i < s->nthreads; i++) {
 		struct thread *t = &s->threads[i];
-		if (!t->exiting && (t->state == THREAD_RUNNING || t->state == THREAD_NEW))
+		if (!t->exiting && (t->state == THREAD_RUNNING || t->state == THREAD_NEW) &&
+		    !tracer_parked(t))
 			return true;
 	}
 	return false;

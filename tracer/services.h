@@ -18,8 +18,14 @@
 
 /* Stops every thread that executes in the traced memory (PTRACE_INTERRUPT, then waits,
  * dispatching whatever else stops meanwhile), then lets any thread that trapped just
- * before its interrupt take that trap. Returns 0 or a negative errno. */
+ * before its interrupt take that trap. Returns 0 or a negative errno. A parked thread
+ * (tracer_parked) is not waited for: it runs no code of the target until it stops at
+ * the interrupt it has been sent, and waiting would deadlock on the vfork child that
+ * this stop holds. It stays THREAD_RUNNING. */
 int tracer_stop_all(struct session *s);
+
+/* t waits inside vfork for a child that still shares its memory (see vfork_child). */
+bool tracer_parked(const struct thread *t);
 
 /* Resumes every stopped thread as its state says (resume_sig, listen). */
 void tracer_resume_all(struct session *s);

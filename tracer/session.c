@@ -72,12 +72,15 @@ struct thread *session_any_stopped(struct session *s)
 	int best_rank = 99;
 
 	/* A syscall run from group-stop would let the thread leave the stop; one stopped at
-	 * an event is inside a syscall and must be settled first (remote.c). */
+	 * an event is inside a syscall and must be settled first (remote.c). A vfork parent
+	 * cannot be settled while its child is held: there the child, a shadow that shares
+	 * the memory (a stopped shadow always does, loop.c), serves instead. */
 	for (int i = 0; i < s->nthreads; i++) {
 		struct thread *t = &s->threads[i];
-		if (t->shadow || t->state != THREAD_STOPPED || t->exiting)
+		if (t->state != THREAD_STOPPED || t->exiting || (t->shadow && t->in_syscall_stop))
 			continue;
-		int rank = (t->in_syscall_stop ? 2 : 0) + (t->listen ? 1 : 0);
+		int rank = t->vfork_child ? 6 : t->shadow ? 4 : t->in_syscall_stop ? 2 : 0;
+		rank += t->listen ? 1 : 0;
 		if (rank < best_rank) {
 			best = t;
 			best_rank = rank;

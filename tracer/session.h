@@ -41,6 +41,11 @@ struct thread {
 	bool in_syscall_stop;    /* stopped at a clone/fork/vfork/exec event, i.e. inside a
 				  * syscall: resuming it finishes that syscall first, so it
 				  * cannot run injected code until settled (remote.c) */
+	pid_t vfork_child;       /* from its vfork event to its next stop: the child it waits
+				  * for. Stopped at the event, settling it waits for the child
+				  * (which a child we hold never ends); resumed, it is parked in
+				  * the kernel until the child execs or exits, where no
+				  * PTRACE_INTERRUPT stops it (services.c) */
 	uint64_t requeue_mask;   /* signals seen while we stepped it, sent again (tgkill)
 				  * once it is resumed, so none is lost */
 };
@@ -166,7 +171,8 @@ void session_remove_thread(struct session *s, pid_t tid);
 pid_t *session_tids(struct session *s, int *n);
 /* A stopped thread of the traced process to run injected syscalls in, or NULL: one
  * stopped on its way back to user mode is preferred over one in group-stop or inside a
- * syscall at an event. */
+ * syscall at an event, and a vfork child sharing the memory over a parent stopped at
+ * its vfork. Its syscalls act on the memory map; it may not share signal handlers. */
 struct thread *session_any_stopped(struct session *s);
 
 /* --- hooks --------------------------------------------------------------------------- */

@@ -4,6 +4,10 @@ count stays exact: the fork child is cleaned and detached before it runs (no -F 
 its calls are not reported. Every strategy (hwbp: the kernel gives a new task no debug
 registers; nx: a fork child inherits the non-executable pages, which mhookd restores)."""
 
+import re
+import signal
+import time
+
 import pytest
 
 import mh
@@ -78,3 +82,24 @@ def test_spawn_system_vfork_followed(strategy, out):
     s = mh.summaries(events)["fork_fn"]
     assert s["calls"] == 2 * n + 6
     assert sorted(v for v in s["per_pid"].values() if v) == [3, 3, 2 * n]
+
+
+@pytest.mark.sanitize
+def test_stop_during_vfork(strategy, procs):
+    """SIGTERM while the target waits inside vfork for a child that sleeps in its memory:
+    ptrace cannot stop a parent there, and holding the child would keep it there forever.
+    mhookd must say that it waits, detach from the child, take the parent as soon as the
+    child exits, clear its hooks (hwbp: its debug registers) and exit; the program then
+    finishes unhooked with its usual output."""
+    plain = mh.run(forker("vfork", 3, 1500))
+    assert plain.stdout == "vforking\nvfork status=6\nparent fork_fn=6 sum=3006\n"
+    m = procs.popen([mh.MHOOKD, "-s", strategy, "-c", "-f", "fork_fn", "--"]
+                    + forker("vfork", 3, 1500))
+    assert mh.readline(m) == "vforking"
+    time.sleep(0.3)  # into the child's sleep
+    assert mh.interrupt(m, signal.SIGTERM) == 0, m.stderr.read()
+    assert [mh.readline(m), mh.readline(m)] == ["vfork status=6", "parent fork_fn=6 sum=3006"]
+    err = m.stderr.read()
+    assert re.search(r"mhookd: thread \d+ waits in vfork for its child \d+; mhookd detaches "
+                     r"from it once the child execs or exits\n", err), err
+    assert re.search(r"^ +3 +fork_fn +forker", err, re.M), err

@@ -11,6 +11,10 @@
  *                      vfork+execv `forker child 5 3`, printing each exit status; then call
  *                      fork_fn N more times. The parent makes 2N calls.
  *   forker child CODE K   (used by spawn) call fork_fn K times, print `child K`, exit CODE.
+ *   forker vfork N MS  call fork_fn N times; print `vforking`; vfork a child that sleeps
+ *                      MS milliseconds in the parent's memory and exits with status 6 (the
+ *                      parent meanwhile waits inside vfork, where ptrace cannot stop it);
+ *                      print `vfork status=6`; call fork_fn N more times.
  *
  * Every line is printed by a process after its children have finished, so the output is
  * deterministic. The parent ends with `parent fork_fn=<calls> sum=<sum>`.
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,7 +75,7 @@ int main(int argc, char **argv)
 {
 	int status;
 	if (argc < 3) {
-		fprintf(stderr, "usage: forker fork N M | spawn N | child CODE K\n");
+		fprintf(stderr, "usage: forker fork N M | spawn N | vfork N MS | child CODE K\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "child") && argc == 4) {
@@ -118,6 +123,20 @@ int main(int argc, char **argv)
 		if (pid == 0) {
 			execv(self, vargv);
 			_exit(127);
+		}
+		if (waitpid(pid, &status, 0) != pid)
+			return 5;
+		print_status("vfork", status);
+	} else if (!strcmp(argv[1], "vfork") && argc == 4) {
+		struct timespec nap = { atol(argv[3]) / 1000, atol(argv[3]) % 1000 * 1000000 };
+		printf("vforking\n");
+		fflush(stdout);
+		pid_t pid = vfork();
+		if (pid < 0)
+			return 5;
+		if (pid == 0) {
+			nanosleep(&nap, NULL);
+			_exit(6);
 		}
 		if (waitpid(pid, &status, 0) != pid)
 			return 5;
