@@ -28,6 +28,7 @@ struct event_queue {
 	bool producer_waiting;    /* a pusher sleeps on nonfull */
 	bool stopping;
 	bool failed;              /* on_error has been called */
+	int write_error;          /* a critical sink's errno, once one failed */
 	struct sink **sinks;
 	int nsinks;
 	void (*on_error)(void *ctx);
@@ -40,9 +41,13 @@ static void flush_sinks(struct event_queue *q)
 {
 	bool failed = false;
 
-	for (int i = 0; i < q->nsinks; i++)
-		if (q->sinks[i]->ops->flush(q->sinks[i]) < 0 && q->sinks[i]->critical)
+	for (int i = 0; i < q->nsinks; i++) {
+		int rc = q->sinks[i]->ops->flush(q->sinks[i]);
+		if (rc < 0 && q->sinks[i]->critical) {
 			failed = true;
+			__atomic_store_n(&q->write_error, -rc, __ATOMIC_RELAXED);
+		}
+	}
 	if (failed && !q->failed) {
 		q->failed = true;
 		if (q->on_error)
@@ -206,10 +211,15 @@ void evq_drain(struct event_queue *q)
 	pthread_mutex_unlock(&q->lock);
 }
 
-void evq_stop(struct event_queue *q)
+int evq_write_error(struct event_queue *q)
+{
+	return __atomic_load_n(&q->write_error, __ATOMIC_RELAXED);
+}
+
+int evq_stop(struct event_queue *q)
 {
 	if (!q)
-		return;
+		return 0;
 	pthread_mutex_lock(&q->lock);
 	wait_flushed(q, q->pushed);
 	q->stopping = true;
@@ -222,7 +232,9 @@ void evq_stop(struct event_queue *q)
 	pthread_cond_destroy(&q->nonempty);
 	pthread_cond_destroy(&q->nonfull);
 	pthread_cond_destroy(&q->flushed);
+	int error = q->write_error;
 	free(q->ring);
 	free(q->sinks);
 	free(q);
+	return error;
 }

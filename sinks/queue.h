@@ -38,7 +38,12 @@ void evq_kick(struct event_queue *q);
 /* Waits until everything queued so far is written and flushed. */
 void evq_drain(struct event_queue *q);
 
-/* Drains, stops the sink thread and closes the sinks. */
-void evq_stop(struct event_queue *q);
+/* The errno of the first write of a critical sink that failed (reports were lost), or
+ * 0. From any thread. */
+int evq_write_error(struct event_queue *q);
+
+/* Drains, stops the sink thread and closes the sinks. Returns evq_write_error as it was
+ * at the end, the last flush included. */
+int evq_stop(struct event_queue *q);
 
 #endif

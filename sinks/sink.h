@@ -32,6 +32,7 @@ struct sink {
 	FILE *out;
 	bool owns_out;           /* close out with the sink */
 	bool critical;           /* a failed write ends the run (the main report stream) */
+	int write_error;         /* the errno of the first write that failed, or 0 */
 	uint64_t start_ns;       /* text: call times are printed relative to this */
 	bool skip_calls;         /* -c: calls are counted for others (clients), not shown */
 	bool show_exits;         /* exit events: the socket's clients get them; -o and stderr
@@ -49,7 +50,8 @@ struct sink *sink_json_new(FILE *out, bool owns_out);
  * the JSON goes elsewhere still sees what went wrong. */
 struct sink *sink_errors_new(FILE *out);
 
-/* For sinks that write a FILE (text.c): a sink of ops on out, and its flush and close. */
+/* For sinks that write a FILE (text.c): a sink of ops on out, and its flush and close.
+ * The flush keeps the first failure's errno in write_error. */
 struct sink *sink_file_new(const struct sink_ops *ops, FILE *out, bool owns_out);
 int sink_file_flush(struct sink *k);
 void sink_file_close(struct sink *k);

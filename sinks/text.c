@@ -140,7 +140,14 @@ static int errors_emit(struct sink *k, const struct event *ev)
 
 int sink_file_flush(struct sink *k)
 {
-	return fflush(k->out) == 0 && !ferror(k->out) ? 0 : -EIO;
+	errno = 0;
+	if (fflush(k->out) == 0 && !ferror(k->out))
+		return 0;
+	/* stdio keeps the error sticky but not its errno: the first one is what a user
+	 * needs to hear (ENOSPC, EPIPE, EIO). */
+	if (!k->write_error)
+		k->write_error = errno ? errno : EIO;
+	return -k->write_error;
 }
 
 void sink_file_close(struct sink *k)

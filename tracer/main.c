@@ -3,12 +3,13 @@
  * events go to (text or JSON, a file or stderr), the handlers that make them, and the life
  * of a session: get hold of the target, resolve every SPEC, prepare every hook (all that
  * can fail), install them in one stop, report ready, run the stop loop, then detach and
- * summarise. Exit status: 0 clean, 1 bad usage or SPEC, 2 cannot trace or hook; in launch
- * mode the command's own status.
+ * summarise. Exit status: 0 clean, 1 bad usage or SPEC, 2 cannot trace or hook, 3 reports
+ * lost; in launch mode the command's own status when it is not 0.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -37,6 +38,7 @@
 
 #define EXIT_USAGE 1
 #define EXIT_TRACE 2
+#define EXIT_LOST 3 /* the run went well but reports could not be written */
 
 struct options {
 	pid_t pid;
@@ -105,8 +107,9 @@ static const char usage_text[] =
 	"last \"bye\" line and the socket is removed. A daemon's stderr shows no calls\n"
 	"(only -o FILE gets them): its clients do.\n"
 	"Exit status: 0 clean run; 1 bad usage or SPEC; 2 the target cannot be traced or\n"
-	"a function cannot be hooked; with -- CMD, the command's status (128+N if signal N\n"
-	"killed it).\n"
+	"a function cannot be hooked; 3 reports could not be written (mhookd detached at\n"
+	"the first failed write); with -- CMD, the command's status (128+N if signal N\n"
+	"killed it) when it is not 0.\n"
 	"Environment: MHOOK_DEBUG=1 logs every write into the target to stderr;\n"
 	"MHOOK_SOCKET is the default socket; LISTEN_FDS=1 with LISTEN_PID=mhookd's pid\n"
 	"(socket activation) serves descriptor 3 instead of creating a socket.\n";
@@ -464,6 +467,20 @@ static int probe_strategies(struct session *s)
 	return 0;
 }
 
+/* Where the reports go, for the line that says they were lost. */
+static const char *output_name = "stderr";
+static bool lost_said;
+
+/* Once per run: the reports stopped reaching their file, why, and what it means. */
+static void say_lost(int error)
+{
+	if (lost_said || !error)
+		return;
+	lost_said = true;
+	say("cannot write the reports to %s: %s; reports were lost", output_name,
+	    strerror(error));
+}
+
 /* Why the run ends, for the clients' bye. */
 static char bye_reason[128] = "mhookd is exiting";
 
@@ -493,6 +510,7 @@ static int serve(struct options *o)
 		start_timer(o->duration);
 	loop_run(NULL, &handlers_observer, true);
 	note_stop_reason();
+	say_lost(evq_write_error(queue));
 	for (int i = 0; i < follow_count(); i++)
 		session_detach(follow_at(i));
 	if (follow_count())
@@ -569,6 +587,8 @@ static int run(struct options *o, struct session *s)
 
 	loop_run(s, s->obs, false);
 	note_stop_reason();
+	/* Said now, not after a launched command that may run for long unhooked. */
+	say_lost(evq_write_error(queue));
 	if (s->fatal)
 		return give_up(s, s->fatal);
 	for (int i = 0; i < follow_count(); i++)
@@ -607,6 +627,11 @@ int main(int argc, char **argv)
 		}
 	}
 	FILE *out = open_output(o.output);
+	static char quoted[PATH_MAX + 2];
+	if (out == stdout)
+		output_name = "stdout";
+	else if (out != stderr && snprintf(quoted, sizeof(quoted), "'%s'", o.output) > 0)
+		output_name = quoted;
 	setvbuf(out, outbuf, _IOFBF, sizeof(outbuf));
 	if (o.listen && !o.list && server_open(&o.server, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mhookd: %s\n", err);
@@ -645,9 +670,14 @@ int main(int argc, char **argv)
 	follow_free();
 out:
 	server_stop(bye_reason);
-	if (queue)
-		evq_stop(queue);
-	else if (out != stderr && out != stdout)
+	if (queue) {
+		int lost = evq_stop(queue);
+		queue = NULL;
+		say_lost(lost);
+		/* A launched command's own failure says more than ours. */
+		if (lost && rc == 0)
+			rc = EXIT_LOST;
+	} else if (out != stderr && out != stdout)
 		fclose(out);
 	backend_free();
 	handlers_free();

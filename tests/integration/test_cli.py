@@ -211,3 +211,48 @@ def test_version():
     r = mh.mhookd(["--version"])
     assert r.returncode == 0 and r.stderr == ""
     assert re.fullmatch(r"mhookd \d+\.\d+\.\d+\n", r.stdout), r.stdout
+
+
+# ---- reports that cannot be written -------------------------------------------------------
+
+
+def lost_line(stderr, path, why):
+    line = mh.assert_error_line(stderr)
+    assert line == ("mhookd: cannot write the reports to '%s': %s; reports were lost"
+                    % (path, why)), line
+
+
+@pytest.mark.parametrize("path,why", [("/dev/full", "No space left on device"),
+                                      ("/proc/version", "Input/output error")])
+@pytest.mark.parametrize("mode", [[], ["-c"], ["--json"]])
+def test_write_error_exits_3(path, why, mode):
+    """Every report lost is one line and exit status 3, and the command's output is as
+    unhooked (mhookd detaches at the failure, so the command finishes unhooked)."""
+    r = mh.mhookd(mode + ["-o", path, "-f", "counter_exe_fn", "--",
+                          mh.target("counter"), "2", "300"])
+    assert r.returncode == 3, r.stderr
+    assert r.stdout == mh.run([mh.target("counter"), "2", "300"]).stdout
+    lost_line(r.stderr, path, why)
+
+
+def test_write_error_command_status_wins():
+    """In launch mode a command that fails says more than the lost reports: its status."""
+    r = mh.mhookd(["-c", "-o", "/dev/full", "-f", "counter_exe_fn", "--", "/bin/sh", "-c",
+                   "%s 1 10; exit 5" % mh.target("counter")])
+    assert r.returncode == 5, r.stderr
+    lost_line(r.stderr, "/dev/full", "No space left on device")
+
+
+def test_write_error_attach_detaches_cleanly(procs):
+    """With -p, the first report that cannot be written (ready) ends the run: mhookd
+    detaches, exits 3, and the target runs on with its code as before."""
+    t = procs.popen([mh.target("counter"), "2", "50", "--wait"])
+    assert mh.readline(t).startswith("ready ")
+    snap = mh.snapshot(t.pid)
+    r = mh.mhookd(["-p", str(t.pid), "-o", "/dev/full", "-f", "counter_exe_fn"])
+    assert r.returncode == 3, r.stderr
+    lost_line(r.stderr, "/dev/full", "No space left on device")
+    mh.assert_restored(snap, t.pid)
+    mh.send_line(t)
+    assert mh.readline(t) == mh.run([mh.target("counter"), "2", "50"]).stdout.strip()
+    assert mh.wait(t) == 0
