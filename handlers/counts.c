@@ -194,15 +194,17 @@ static void add_hook(struct row_builder *b, struct session *s, const struct hook
 	}
 }
 
-/* A SPEC of main that no hook in any process ever served. */
-static bool never_armed(const struct session *main, int i, const struct row_builder *b,
-			int armed_rows)
+bool counts_never_armed(const struct session *main, int i)
 {
 	if (main->specs[i].hook >= 0)
 		return false;
-	for (int j = 0; j < armed_rows; j++)
-		if (!strcmp(b->first[j]->spec, main->specs[i].spec->text))
-			return false;
+	for (int si = 0; si < follow_count(); si++) {
+		const struct session *s = follow_at(si);
+		for (int j = 0; j < s->nhooks; j++)
+			if (s->hooks[j].ever_armed &&
+			    !strcmp(s->hooks[j].spec, main->specs[i].spec->text))
+				return false;
+	}
 	return true;
 }
 
@@ -224,7 +226,7 @@ void counts_summary(struct session *main, struct event *ev)
 		const struct session_spec *ss = &main->specs[i];
 		coll = coll || ss->ops->reports_collateral;
 		struct event_row *r;
-		if (!never_armed(main, i, &b, armed_rows) || !(r = new_row(&b, NULL)))
+		if (!counts_never_armed(main, i) || !(r = new_row(&b, NULL)))
 			continue;
 		r->func = event_strdup(ev, ss->spec->name ? ss->spec->name : ss->spec->text);
 		r->lib = ss->spec->lib ? event_strdup(ev, ss->spec->lib) : NULL;

@@ -6,6 +6,7 @@
 #ifndef MHOOK_COUNTS_H
 #define MHOOK_COUNTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -35,6 +36,10 @@ void counts_copy_session(struct session *parent, struct session *child);
 /* Fills ev (an EVENT_SUMMARY) with a row per function over every traced process, then one
  * per SPEC of main (NULL: a daemon's, none) that no hook ever served. */
 void counts_summary(struct session *main, struct event *ev);
+
+/* SPEC i of main was never served by a hook in any traced process (pending all along,
+ * or failed for good): its summary row says "never armed". */
+bool counts_never_armed(const struct session *main, int i);
 
 /* Frees every session's counts and the interned names. */
 void counts_free(void);

@@ -34,9 +34,12 @@ struct sink {
 	bool critical;           /* a failed write ends the run (the main report stream) */
 	int write_error;         /* the errno of the first write that failed, or 0 */
 	uint64_t start_ns;       /* text: call times are printed relative to this */
+	int time_of_day;         /* text: 1 (-t) HH:MM:SS, 2 (-tt) with microseconds, 3 (-ttt)
+				  * seconds since the epoch, instead of seconds since start_ns */
+	int64_t wall_offset_ns;  /* CLOCK_REALTIME minus CLOCK_MONOTONIC, for time_of_day */
 	bool skip_calls;         /* -c: calls are counted for others (clients), not shown */
-	bool show_exits;         /* exit events: the socket's clients get them; -o and stderr
-				  * not yet (the command line's exit report is its own issue) */
+	bool show_exits;         /* exit events: mhookd's own output and the socket's clients
+				  * show them; a daemon's stderr does not */
 };
 
 /* The text form, one line per event (see text.c), written to out. start_ns is mhookd's

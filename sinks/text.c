@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sinks/sink.h"
 
@@ -38,12 +39,34 @@ static void ready(FILE *out, const struct event *ev)
 	fputc('\n', out);
 }
 
-static void call(FILE *out, const struct event *ev, uint64_t start_ns)
+/* When the call happened, as strace's -t, -tt and -ttt print it, or seconds since start. */
+static void when(FILE *out, const struct sink *k, uint64_t ts_ns)
 {
-	uint64_t rel = ev->ts_ns - start_ns;
+	if (!k->time_of_day) {
+		uint64_t rel = ts_ns - k->start_ns;
+		fprintf(out, "%" PRIu64 ".%06" PRIu64, rel / UINT64_C(1000000000),
+			(rel / UINT64_C(1000)) % UINT64_C(1000000));
+		return;
+	}
+	int64_t wall = (int64_t)ts_ns + k->wall_offset_ns;
+	time_t secs = (time_t)(wall / 1000000000);
+	long us = (long)(wall % 1000000000 / 1000);
+	struct tm tm;
 
-	fprintf(out, "%" PRIu64 ".%06" PRIu64 " [%d] %s(", rel / UINT64_C(1000000000),
-		(rel / UINT64_C(1000)) % UINT64_C(1000000), (int)ev->call.tid, ev->call.func);
+	if (k->time_of_day == 3) {
+		fprintf(out, "%lld.%06ld", (long long)secs, us);
+		return;
+	}
+	localtime_r(&secs, &tm);
+	fprintf(out, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+	if (k->time_of_day == 2)
+		fprintf(out, ".%06ld", us);
+}
+
+static void call(FILE *out, const struct sink *k, const struct event *ev)
+{
+	when(out, k, ev->ts_ns);
+	fprintf(out, " [%d] %s(", (int)ev->call.tid, ev->call.func);
 	for (int i = 0; i < ev->call.nargs; i++)
 		fprintf(out, "%s0x%" PRIx64, i ? ", " : "", ev->call.args[i]);
 	fputs(")\n", out);
@@ -111,7 +134,7 @@ static int text_emit(struct sink *k, const struct event *ev)
 			(int)ev->child.child);
 		break;
 	case EVENT_CALL:
-		call(out, ev, k->start_ns);
+		call(out, k, ev);
 		break;
 	case EVENT_SUMMARY:
 		summary(out, ev);

@@ -18,13 +18,16 @@
 #include <string.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "handlers/counts.h"
 #include "handlers/handlers.h"
 #include "ipc/backend.h"
 #include "ipc/server.h"
 #include "sinks/queue.h"
 #include "sinks/sink.h"
+#include "sinks/utf8.h"
 #include "strategies/strategy.h"
 #include "tracer/attach.h"
 #include "tracer/detach.h"
@@ -50,7 +53,9 @@ struct options {
 	const char *list;
 	bool json;
 	bool summary_only;
+	int time_of_day;         /* -t given 1, 2 or 3 times */
 	bool pending;
+	bool strict;             /* a SPEC never armed fails the run */
 	bool follow;
 	double duration;
 	bool listen;             /* serve the socket (--listen, -S) */
@@ -79,12 +84,17 @@ static const char usage_text[] =
 	"  -o, --output FILE    where reports go; default stderr, \"-\" is stdout\n"
 	"      --json           one JSON object per line instead of text\n"
 	"  -c, --summary        no per-call reports, only the summaries at exit\n"
+	"  -t                   text calls show the time of day (HH:MM:SS) instead of\n"
+	"                       seconds since start; -tt adds microseconds, -ttt prints\n"
+	"                       seconds since the epoch\n"
 	"      --duration SECS  detach by itself after SECS seconds\n"
 	"  -F, --follow         trace and hook children too (fork, vfork, posix_spawn),\n"
 	"                       and follow their execs; events carry each child's pid\n"
 	"      --pending        with -p: accept a SPEC that nothing loaded defines yet,\n"
 	"                       and hook it when a library that defines it is loaded\n"
 	"                       (always on with -- CMD)\n"
+	"      --strict         a SPEC never armed (still pending at the end) makes the\n"
+	"                       run fail with status 2; without it, a warning line\n"
 	"  -l, --list GLOB      list the target's functions matching GLOB\n"
 	"                       (object, address, size, name), then exit\n"
 	"      --listen [PATH]  also serve clients on a Unix socket (docs/protocol.md):\n"
@@ -109,7 +119,7 @@ static const char usage_text[] =
 	"Exit status: 0 clean run; 1 bad usage or SPEC; 2 the target cannot be traced or\n"
 	"a function cannot be hooked; 3 reports could not be written (mhookd detached at\n"
 	"the first failed write); with -- CMD, the command's status (128+N if signal N\n"
-	"killed it) when it is not 0.\n"
+	"killed it) when it is not 0; with -p, the target's, if it ended while traced.\n"
 	"Environment: MHOOK_DEBUG=1 logs every write into the target to stderr;\n"
 	"MHOOK_SOCKET is the default socket; LISTEN_FDS=1 with LISTEN_PID=mhookd's pid\n"
 	"(socket activation) serves descriptor 3 instead of creating a socket.\n";
@@ -129,7 +139,7 @@ static void die_usage(const char *fmt, ...)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_VERSION = 255, OPT_JSON = 256, OPT_DURATION, OPT_PENDING, OPT_LISTEN, OPT_SOCKET_MODE,
+	enum { OPT_VERSION = 255, OPT_JSON = 256, OPT_DURATION, OPT_PENDING, OPT_STRICT, OPT_LISTEN, OPT_SOCKET_MODE,
 	       OPT_SOCKET_GROUP, OPT_CLIENT_QUEUE };
 	static const struct option longopts[] = {
 		{ "func", required_argument, NULL, 'f' },
@@ -139,6 +149,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "summary", no_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, OPT_DURATION },
 		{ "pending", no_argument, NULL, OPT_PENDING },
+		{ "strict", no_argument, NULL, OPT_STRICT },
 		{ "follow", no_argument, NULL, 'F' },
 		{ "list", required_argument, NULL, 'l' },
 		{ "pid", required_argument, NULL, 'p' },
@@ -160,7 +171,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->server.activated_fd = -1;
 	o->specs = calloc((size_t)argc, sizeof(char *));
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+f:s:o:cl:p:hFS:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+f:s:o:cl:p:hFS:t", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			o->specs[o->nspecs++] = optarg;
@@ -177,8 +188,15 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'c':
 			o->summary_only = true;
 			break;
+		case 't':
+			if (++o->time_of_day > 3)
+				die_usage("-t is given at most three times (-ttt)");
+			break;
 		case OPT_PENDING:
 			o->pending = true;
+			break;
+		case OPT_STRICT:
+			o->strict = true;
 			break;
 		case 'F':
 			o->follow = true;
@@ -392,6 +410,16 @@ static void output_failed(void *ctx)
 	loop_request_stop(SIGPIPE);
 }
 
+/* CLOCK_REALTIME minus CLOCK_MONOTONIC now: event times are monotonic (a clock step
+ * cannot reorder them), and -t shows them as the time of day they were at. */
+static int64_t wall_offset_ns(void)
+{
+	struct timespec real;
+
+	clock_gettime(CLOCK_REALTIME, &real);
+	return (int64_t)real.tv_sec * 1000000000 + real.tv_nsec - (int64_t)event_now_ns();
+}
+
 static int start_sinks(FILE *out, bool owns_out, const struct options *o, uint64_t start_ns)
 {
 	struct sink *sinks[3];
@@ -403,6 +431,11 @@ static int start_sinks(FILE *out, bool owns_out, const struct options *o, uint64
 		return -ENOMEM;
 	sinks[n]->critical = true;
 	/* -c, or a daemon's stderr: calls are made events only for clients. */
+	sinks[n]->time_of_day = o->time_of_day;
+	sinks[n]->wall_offset_ns = wall_offset_ns();
+	/* How each traced process ended is part of the run's story, as strace's "+++ exited
+	 * with 0 +++" is. A daemon's stderr leaves it to the clients. */
+	sinks[n]->show_exits = o->pid || o->cmd;
 	sinks[n++]->skip_calls = o->summary_only || (!o->pid && !o->cmd && out == stderr);
 	if (o->listen && !(sinks[n] = sink_socket_new()))
 		return -ENOMEM;
@@ -496,6 +529,27 @@ static void note_stop_reason(void)
 		snprintf(bye_reason, sizeof(bye_reason), "mhookd got SIG%s", sigabbrev_np(sig));
 	else
 		snprintf(bye_reason, sizeof(bye_reason), "the traced program ended");
+}
+
+/* After the summary: a warning line per SPEC that no hook ever served, which a user
+ * would otherwise take for a function that was never called. Returns their number. */
+static int warn_never_armed(struct session *s)
+{
+	int n = 0;
+
+	for (int i = 0; i < s->nspecs; i++) {
+		if (!counts_never_armed(s, i))
+			continue;
+		n++;
+		/* As in JSON, bytes that are not UTF-8 are shown as \xNN. */
+		char *spec = utf8_escape(s->specs[i].spec->text);
+		char *why = utf8_escape(s->specs[i].why);
+		say("warning: %.200s was never armed%s%.600s", spec ? spec : "?",
+		    why && why[0] ? ": " : "", why ? why : "");
+		free(spec);
+		free(why);
+	}
+	return n;
 }
 
 /* A daemon: no target of its own, clients bring them. */
@@ -594,7 +648,18 @@ static int run(struct options *o, struct session *s)
 	for (int i = 0; i < follow_count(); i++)
 		session_detach(follow_at(i));
 	handlers_summary(s);
-	return s->launched ? wait_command(s) : 0;
+	int never = warn_never_armed(s);
+	if (s->launched)
+		rc = wait_command(s);
+	else
+		/* Attached, the target ended while traced: its status, as in launch mode.
+		 * When mhookd detached first, the target's life goes on: a clean run. */
+		rc = s->gone ? status_to_exit(s->exit_status) : 0;
+	if (o->strict && never && rc == 0) {
+		say("--strict: %d SPEC%s never armed", never, never == 1 ? " was" : "s were");
+		rc = EXIT_TRACE;
+	}
+	return rc;
 }
 
 int main(int argc, char **argv)

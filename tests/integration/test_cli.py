@@ -4,7 +4,9 @@ each against a real target whose numbers we know."""
 
 import os
 import re
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -195,6 +197,7 @@ def test_bad_utf8_spec_is_escaped_in_json(out):
     raw.decode("utf-8")  # strict: no raw bytes
     ready = mh.of(mh.read_events(out), "ready")[0]
     assert ready["pending"][0]["spec"] == "\\xff\\xfeab"
+    assert "mhookd: warning: \\xff\\xfeab was never armed" in r.stderr  # escaped too
 
 
 def test_long_name_not_echoed_twice():
@@ -237,7 +240,7 @@ def test_write_error_exits_3(path, why, mode):
 
 def test_write_error_command_status_wins():
     """In launch mode a command that fails says more than the lost reports: its status."""
-    r = mh.mhookd(["-c", "-o", "/dev/full", "-f", "counter_exe_fn", "--", "/bin/sh", "-c",
+    r = mh.mhookd(["-c", "-o", "/dev/full", "-f", "malloc", "--", "/bin/sh", "-c",
                    "%s 1 10; exit 5" % mh.target("counter")])
     assert r.returncode == 5, r.stderr
     lost_line(r.stderr, "/dev/full", "No space left on device")
@@ -256,3 +259,144 @@ def test_write_error_attach_detaches_cleanly(procs):
     mh.send_line(t)
     assert mh.readline(t) == mh.run([mh.target("counter"), "2", "50"]).stdout.strip()
     assert mh.wait(t) == 0
+
+
+# ---- how each traced process ended --------------------------------------------------------
+
+
+def test_exit_line_launch_text():
+    """Text mode says how the command ended, once, before the summary table."""
+    r = mh.mhookd(["-c", "-f", "counter_exe_fn", "--", mh.target("counter"), "1", "3"])
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    exits = [l for l in lines if l.startswith("exit: ")]
+    assert len(exits) == 1 and re.fullmatch(r"exit: pid \d+ exited with status 0", exits[0]), \
+        r.stderr
+    assert lines.index(exits[0]) < [i for i, l in enumerate(lines) if "calls" in l][0]
+
+
+def test_exit_event_launch_json(out):
+    r = mh.mhookd(["--json", "-o", out, "-f", "fork_fn", "--",
+                   mh.target("forker"), "child", "7", "5"])
+    assert r.returncode == 7
+    ev = mh.read_events(out)
+    pid = mh.of(ev, "ready")[0]["pid"]
+    assert mh.of(ev, "exit") == [{"event": "exit", "pid": pid, "status": 7}]
+
+
+EXIT_LATER = """import os, sys
+print("ready", os.getpid(), flush=True)
+sys.stdin.readline()
+os.getppid()
+sys.exit(4)
+"""
+
+
+def test_attach_target_exits_gives_its_status(procs, out):
+    """-p, the target ends while traced: mhookd reports it and exits with its status."""
+    a = mh.Attached(procs, [mh.PYTHON, "-S", "-c", EXIT_LATER], ["-f", "getppid"], out)
+    a.go()
+    assert mh.wait(a.t) == 4
+    assert mh.wait(a.m) == 4, a.m.stderr.read()
+    ev = mh.read_events(out)
+    assert mh.of(ev, "exit") == [{"event": "exit", "pid": a.pid, "status": 4}]
+    assert mh.counts(ev) == {"getppid": 1}
+
+
+def test_attach_target_killed(procs, out):
+    """-p, the target dies of SIGKILL: an exit event with the signal, exit status 137."""
+    a = mh.Attached(procs, [mh.target("counter"), "1", "1", "--wait"], ["-f", "counter_exe_fn"],
+                    out)
+    os.kill(a.pid, signal.SIGKILL)
+    assert mh.wait(a.m) == 128 + signal.SIGKILL, a.m.stderr.read()
+    ev = mh.read_events(out)
+    assert mh.of(ev, "exit") == [{"event": "exit", "pid": a.pid, "signal": 9, "name": "SIGKILL"}]
+
+
+def test_attach_detached_first_exits_0(procs, out):
+    """-p, mhookd detaches first (SIGINT): status 0 and no exit event; the target lives on."""
+    a = mh.Attached(procs, [mh.target("counter"), "1", "1", "--wait"], ["-f", "counter_exe_fn"],
+                    out)
+    assert mh.interrupt(a.m) == 0, a.m.stderr.read()
+    assert not mh.of(mh.read_events(out), "exit")
+    a.go()
+    assert mh.readline(a.t).startswith("total=")
+    assert mh.wait(a.t) == 0
+
+
+# ---- -t, -tt, -ttt ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag,rx", [
+    ([], r"\d+\.\d{6}"),
+    (["-t"], r"\d\d:\d\d:\d\d"),
+    (["-tt"], r"\d\d:\d\d:\d\d\.\d{6}"),
+    (["-ttt"], r"\d{10}\.\d{6}"),
+    (["-t", "-t"], r"\d\d:\d\d:\d\d\.\d{6}"),
+])
+def test_time_of_day(flag, rx):
+    """The call lines' time field, as strace's -t forms; -ttt is near time.time()."""
+    before = time.time()
+    r = mh.mhookd(flag + ["-f", "counter_exe_fn", "--", mh.target("counter"), "1", "3"])
+    after = time.time()
+    assert r.returncode == 0, r.stderr
+    calls = [l for l in r.stderr.splitlines() if "counter_exe_fn(" in l]
+    assert len(calls) == 3, r.stderr
+    for l in calls:
+        assert re.fullmatch(rx + r" \[\d+\] counter_exe_fn\(0x[0-9a-f]+(, 0x[0-9a-f]+){5}\)", l), l
+        if flag == ["-ttt"]:
+            assert before - 1 <= float(l.split()[0]) <= after + 1, l
+        if flag == ["-t"]:
+            now = time.localtime(before)
+            h, m_, s_ = (int(x) for x in l.split()[0].split(":"))
+            assert abs((h * 3600 + m_ * 60 + s_) - (now.tm_hour * 3600 + now.tm_min * 60
+                                                     + now.tm_sec)) <= 2 or h == 0, l
+
+
+def test_time_of_day_at_most_three():
+    r = mh.mhookd(["-tttt", "-f", "x", "--", "/bin/true"])
+    assert r.returncode == 1
+    assert "-t is given at most three times" in mh.assert_error_line(r.stderr)
+
+
+# ---- SPECs never armed: a warning, or with --strict a failure ------------------------------
+
+
+def test_never_armed_warns():
+    """Launch mode: a name nothing defines stays pending, the run goes on, and the end says
+    so in one warning line after the summary (the exit status is the command's)."""
+    r = mh.mhookd(["-c", "-f", "counter_exe_fn", "-f", "no_such_fn", "--",
+                   mh.target("counter"), "1", "3"])
+    assert r.returncode == 0, r.stderr
+    warn = [l for l in r.stderr.splitlines() if "warning" in l]
+    assert len(warn) == 1, r.stderr
+    assert warn[0].startswith("mhookd: warning: no_such_fn was never armed: "), warn
+    assert r.stderr.splitlines()[-1] == warn[0]
+
+
+def test_strict_fails_with_2():
+    """--strict: status 2 after the command finished, its output as unhooked."""
+    r = mh.mhookd(["--strict", "-c", "-f", "counter_exe_fn", "-f", "no_such_fn", "--",
+                   mh.target("counter"), "1", "3"])
+    assert r.returncode == 2, r.stderr
+    assert r.stdout == mh.run([mh.target("counter"), "1", "3"]).stdout
+    assert r.stderr.splitlines()[-1] == "mhookd: --strict: 1 SPEC was never armed"
+
+
+def test_strict_command_failure_wins():
+    r = mh.mhookd(["--strict", "-c", "-f", "no_such_fn", "--", "/bin/sh", "-c", "exit 5"])
+    assert r.returncode == 5, r.stderr
+
+
+def test_strict_all_armed_is_clean(out):
+    r = mh.mhookd(["--strict", "-c", "--json", "-o", out, "-f", "counter_exe_fn", "--",
+                   mh.target("counter"), "1", "3"])
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+
+
+def test_strict_spec_armed_by_dlopen_is_clean(out):
+    """A SPEC pending at start but armed later (dlopen) was armed: no warning."""
+    r = mh.mhookd(["--strict", "-c", "--json", "-o", out, "-f", "plugin_fn", "--"] + loader())
+    assert r.returncode == 0, r.stderr
+    assert "warning" not in r.stderr

@@ -264,8 +264,11 @@ def test_json_fields(out):
     assert raw.endswith("\n")
     ev = mh.parse_json_lines(raw)
     assert [e["event"] for e in ev].count("ready") == 1
-    assert {e["event"] for e in ev} == {"ready", "call", "summary"}
+    assert {e["event"] for e in ev} == {"ready", "call", "exit", "summary"}
     ready = mh.of(ev, "ready")[0]
+    assert mh.of(ev, "exit") == [{"event": "exit", "pid": ready["pid"], "status": 0}]
+    kinds = [e["event"] for e in ev]
+    assert kinds.index("exit") < kinds.index("summary"), kinds
     assert isinstance(ready["pid"], int) and ready["pid"] > 0
     assert len(ready["hooks"]) == 2
     for h in ready["hooks"]:
