@@ -44,7 +44,9 @@
 #define EXIT_LOST 3 /* the run went well but reports could not be written */
 
 struct options {
-	pid_t pid;
+	pid_t pid;               /* the first -p, or 0 */
+	pid_t *pids;             /* every -p, in order: each its own session */
+	int npids;
 	char **cmd;
 	char **specs;
 	int nspecs;
@@ -60,6 +62,8 @@ struct options {
 	double duration;
 	bool listen;             /* serve the socket (--listen, -S) */
 	struct server_config server;
+	struct spec *parsed;     /* the SPECs, parsed: every session hooks them */
+	const struct strategy_ops *ops;
 };
 
 static const char usage_text[] =
@@ -69,6 +73,8 @@ static const char usage_text[] =
 	"Hook machine-code functions in a running process, or in a command it starts,\n"
 	"and report every call. The target's binaries are never changed.\n"
 	"\n"
+	"  -p, --pid PID        attach to a running process; repeatable, or PID,PID,...:\n"
+	"                       each its own session, counted per pid in the summaries\n"
 	"  -f, --func SPEC      function to hook; repeatable. SPEC is NAME, LIB:NAME,\n"
 	"                       0xADDR (absolute) or LIB:0xOFF (from LIB's load base),\n"
 	"                       optionally followed by +0xOFF. LIB is an object's basename,\n"
@@ -135,6 +141,33 @@ static void die_usage(const char *fmt, ...)
 	fprintf(stderr, " (see mhookd --help)\n");
 	va_end(ap);
 	exit(EXIT_USAGE);
+}
+
+/* -p PID, or PID,PID,... as strace takes them; repeatable. */
+static void add_pids(struct options *o, const char *arg)
+{
+	const char *p = arg;
+
+	for (;;) {
+		char *end;
+		errno = 0;
+		long v = strtol(p, &end, 10);
+		if (errno || end == p || (*end && *end != ',') || v <= 0 || v > 0x7fffffff)
+			die_usage("-p wants a process id or a comma-separated list of them, not '%s'",
+				  arg);
+		for (int i = 0; i < o->npids; i++)
+			if (o->pids[i] == (pid_t)v)
+				die_usage("pid %ld is given twice", v);
+		pid_t *grown = realloc(o->pids, (size_t)(o->npids + 1) * sizeof(*grown));
+		if (!grown)
+			die_usage("out of memory");
+		o->pids = grown;
+		o->pids[o->npids++] = (pid_t)v;
+		o->pid = o->pids[0];
+		if (!*end)
+			return;
+		p = end + 1;
+	}
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -212,14 +245,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'l':
 			o->list = optarg;
 			break;
-		case 'p': {
-			errno = 0;
-			long v = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || v <= 0 || v > 0x7fffffff)
-				die_usage("-p wants a process id, not '%s'", optarg);
-			o->pid = (pid_t)v;
+		case 'p':
+			add_pids(o, optarg);
 			break;
-		}
 		case OPT_LISTEN:
 			o->listen = true;
 			/* "--listen PATH" as well as "--listen=PATH": a command comes after --. */
@@ -290,6 +318,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		die_usage("nothing to trace: give -p PID or -- CMD (or --listen, for clients)");
 	if (!o->pid && !o->cmd && o->list)
 		die_usage("-l needs a process: give -p PID or -- CMD");
+	if (o->list && o->npids > 1)
+		die_usage("-l lists one process: give one -p PID");
 	if (!o->nspecs && !o->list && !o->listen)
 		die_usage("no function to hook: give -f SPEC");
 	if (!o->pid && !o->cmd && (o->nspecs || o->follow))
@@ -572,6 +602,56 @@ static int serve(struct options *o)
 	return 0;
 }
 
+/* Like give_up, for every session: the other -p targets are detached too. */
+static int give_up_all(struct session *s, int rc)
+{
+	for (int i = 0; i < follow_count(); i++)
+		if (follow_at(i) != s)
+			session_detach(follow_at(i));
+	return give_up(s, rc);
+}
+
+/* The -p targets after the first: each a session of its own, attached, armed, reported
+ * ready and running again before the next is attached, as the first one. Returns 0 or an
+ * exit status (the caller then detaches them all). */
+static int attach_others(struct options *o)
+{
+	char err[1024];
+
+	for (int i = 1; i < o->npids; i++) {
+		struct session *x = calloc(1, sizeof(*x));
+		if (!x) {
+			say("out of memory");
+			return EXIT_TRACE;
+		}
+		loop_init_session(x, &handlers_observer);
+		if (setup_specs(x, o->parsed, o->nspecs, o->ops) < 0 ||
+		    attach_pid(x, o->pids[i], err, sizeof(err)) < 0) {
+			say("%s", err);
+			session_detach(x);
+			loop_free_session(x);
+			free(x);
+			return EXIT_TRACE;
+		}
+		follow_add(x);
+		x->allow_pending = o->pending;
+		x->follow = o->follow;
+		int rc = probe_strategies(x);
+		if (rc)
+			return rc;
+		x->armed = true;
+		rc = hooks_sync(x);
+		if (rc)
+			return rc;
+		x->obs->ready(x);
+		x->ready_sent = true;
+		loop_resume_all(x);
+		if (x->fatal)
+			return x->fatal;
+	}
+	return 0;
+}
+
 /* Everything after option parsing; returns the exit status. */
 static int run(struct options *o, struct session *s)
 {
@@ -632,11 +712,14 @@ static int run(struct options *o, struct session *s)
 	loop_resume_all(s);
 	if (s->fatal)
 		return give_up(s, s->fatal);
+	rc = attach_others(o);
+	if (rc)
+		return give_up_all(s, rc);
 	if (o->duration > 0)
 		start_timer(o->duration);
 	if (o->listen && server_start() < 0) {
 		say("cannot start the socket server's thread");
-		return give_up(s, EXIT_TRACE);
+		return give_up_all(s, EXIT_TRACE);
 	}
 
 	loop_run(s, s->obs, false);
@@ -644,7 +727,7 @@ static int run(struct options *o, struct session *s)
 	/* Said now, not after a launched command that may run for long unhooked. */
 	say_lost(evq_write_error(queue));
 	if (s->fatal)
-		return give_up(s, s->fatal);
+		return give_up_all(s, s->fatal);
 	for (int i = 0; i < follow_count(); i++)
 		session_detach(follow_at(i));
 	handlers_summary(s);
@@ -652,8 +735,9 @@ static int run(struct options *o, struct session *s)
 	if (s->launched)
 		rc = wait_command(s);
 	else
-		/* Attached, the target ended while traced: its status, as in launch mode.
-		 * When mhookd detached first, the target's life goes on: a clean run. */
+		/* Attached, the target ended while traced: its status, as in launch mode
+		 * (the first -p's). When mhookd detached first, the target's life goes on:
+		 * a clean run. */
 		rc = s->gone ? status_to_exit(s->exit_status) : 0;
 	if (o->strict && never && rc == 0) {
 		say("--strict: %d SPEC%s never armed", never, never == 1 ? " was" : "s were");
@@ -688,6 +772,7 @@ int main(int argc, char **argv)
 				spec_free(&specs[j]);
 			free(specs);
 			free(o.specs);
+			free(o.pids);
 			return EXIT_USAGE;
 		}
 	}
@@ -704,13 +789,16 @@ int main(int argc, char **argv)
 			spec_free(&specs[i]);
 		free(specs);
 		free(o.specs);
+		free(o.pids);
 		return EXIT_TRACE;
 	}
 	signals_setup();
 
 	memset(&s, 0, sizeof(s));
 	loop_init_session(&s, &handlers_observer);
-	rc = setup_specs(&s, specs, o.nspecs, strategy_find(o.strategy));
+	o.parsed = specs;
+	o.ops = strategy_find(o.strategy);
+	rc = setup_specs(&s, specs, o.nspecs, o.ops);
 	/* The sink thread starts after a launched command is forked, so that the fork
 	 * happens in a process of one thread. */
 	if (rc == 0 && o.cmd && launch_cmd(&s, o.cmd, err, sizeof(err)) < 0) {
@@ -751,5 +839,6 @@ out:
 		spec_free(&specs[i]);
 	free(specs);
 	free(o.specs);
+	free(o.pids);
 	return rc;
 }

@@ -400,3 +400,67 @@ def test_strict_spec_armed_by_dlopen_is_clean(out):
     r = mh.mhookd(["--strict", "-c", "--json", "-o", out, "-f", "plugin_fn", "--"] + loader())
     assert r.returncode == 0, r.stderr
     assert "warning" not in r.stderr
+
+
+# ---- several targets ----------------------------------------------------------------------
+
+
+def waiting_counters(procs, n, threads=2, iters=30):
+    ts = []
+    for _ in range(n):
+        t = procs.popen([mh.target("counter"), str(threads), str(iters), "--wait"])
+        assert mh.readline(t) == "ready %d" % t.pid
+        ts.append(t)
+    return ts
+
+
+@pytest.mark.parametrize("form", ["comma", "repeated"])
+def test_several_pids(procs, out, form):
+    """-p A,B (or -p A -p B): one session each, a ready each, exact per-pid counts in the
+    summaries, an exit each, and both targets' output as unhooked."""
+    ts = waiting_counters(procs, 2)
+    pids = [t.pid for t in ts]
+    p = (["-p", "%d,%d" % tuple(pids)] if form == "comma"
+         else ["-p", str(pids[0]), "-p", str(pids[1])])
+    m = procs.popen([mh.MHOOKD, "-c", "--json", "-o", out, "-f", "counter_exe_fn"] + p,
+                    stdin=subprocess.DEVNULL)
+    for _ in range(100):
+        if os.path.exists(out) and len(mh.of(mh.read_events(out), "ready")) == 2:
+            break
+        time.sleep(0.05)
+    for t in ts:
+        mh.send_line(t)
+        assert mh.readline(t) == mh.run([mh.target("counter"), "2", "30"]).stdout.strip()
+        assert mh.wait(t) == 0
+    assert mh.wait(m) == 0, m.stderr.read()
+    ev = mh.read_events(out)
+    assert sorted(r["pid"] for r in mh.of(ev, "ready")) == sorted(pids)
+    assert sorted(e["pid"] for e in mh.of(ev, "exit")) == sorted(pids)
+    s = mh.summaries(ev)["counter_exe_fn"]
+    assert s["calls"] == 2 * 60
+    assert {int(k): v for k, v in s["per_pid"].items()} == {pids[0]: 60, pids[1]: 60}
+
+
+def test_several_pids_one_fails_detaches_all(procs):
+    """A second pid that cannot be traced ends the run; the first is given back as it was."""
+    t, = waiting_counters(procs, 1)
+    snap = mh.snapshot(t.pid)
+    r = mh.mhookd(["-p", "%d,999999999" % t.pid, "-f", "counter_exe_fn"])
+    assert r.returncode == 2
+    assert "no process with pid 999999999" in r.stderr
+    mh.assert_restored(snap, t.pid)
+    mh.send_line(t)
+    assert mh.readline(t).startswith("total=")
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["-p", "1,1"], "pid 1 is given twice"),
+    (["-p", "1", "-p", "1"], "pid 1 is given twice"),
+    (["-p", "1,"], "-p wants a process id or a comma-separated list of them, not '1,'"),
+    (["-p", "1,x"], "-p wants a process id or a comma-separated list of them, not '1,x'"),
+    (["-p", "1,2", "-l", "x"], "-l lists one process: give one -p PID"),
+])
+def test_several_pids_bad_usage(args, msg):
+    r = mh.mhookd(args + ["-f", "x"] if "-l" not in args else args)
+    assert r.returncode == 1
+    assert msg in mh.assert_error_line(r.stderr)
