@@ -59,6 +59,12 @@ struct sink *sink_file_new(const struct sink_ops *ops, FILE *out, bool owns_out)
 int sink_file_flush(struct sink *k);
 void sink_file_close(struct sink *k);
 
+/* A stream on fd for reports that may share a pipe or terminal with the target's own
+ * output: every write(2) it makes ends at a line's end and holds whole lines of at most
+ * PIPE_BUF bytes together (lines.c), so that no other writer can split a line that
+ * short. fd is closed with the stream when close_fd. NULL when out of memory. */
+FILE *sink_lines_fdopen(int fd, bool close_fd);
+
 /* One summary row as a JSON line; extra (or NULL) is inserted after the pid, ending in a
  * comma: the socket adds "interval_ms":N, to its periodic rows. */
 void json_summary_row(FILE *out, pid_t pid, const struct event_row *r, const char *extra);

@@ -65,6 +65,14 @@ static int seize_new_threads(struct session *s, char *err, size_t errlen)
 		pid_t tid = (pid_t)atoi(de->d_name);
 		if (tid <= 0 || session_thread(s, tid))
 			continue;
+		/* A leader that ended with pthread_exit cannot be seized (EPERM): the
+		 * threads that run on are traced without it, and the process's end is
+		 * told by the last one's exit (loop.c). */
+		pid_t live;
+		if (tid == s->pid && (live = proc_live_thread(s->pid)) && live != s->pid) {
+			s->leader_untraced = true;
+			continue;
+		}
 		if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)LOOP_PTRACE_OPTIONS) < 0) {
 			if (errno == ESRCH)
 				continue; /* exited meanwhile */

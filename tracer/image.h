@@ -36,6 +36,8 @@ struct obj {
 
 struct image {
 	pid_t pid;
+	pid_t live_tid;          /* a thread of pid with memory (proc_live_thread), for
+				  * /proc/PID/task/TID/{exe,root} */
 	struct image_source src;
 	int ptrsize;      /* of the tracee, from the executable's ELF class */
 	struct map *maps;

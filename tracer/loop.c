@@ -171,6 +171,13 @@ static void on_exit_status(struct session *s, pid_t tid, int status)
 		mem_forget(tid);
 	} else if (tgid && tgid == tid) {
 		mem_forget(tid);
+	} else if (tgid == s->pid && s->leader_untraced && !session_has_tgid(s, s->pid)) {
+		/* The leader is a zombie we could not seize: the last thread's exit is the
+		 * process's, with its status (exit_group gives every thread the code). */
+		s->gone = true;
+		s->exit_status = status;
+		s->obs->exit(s, status);
+		mem_forget(s->pid);
 	}
 }
 
@@ -211,6 +218,7 @@ static void on_exec(struct session *s, struct thread *t, bool hold)
 	t = session_add_thread(s, s->pid, s->pid, THREAD_STOPPED);
 	t->state = THREAD_STOPPED;
 	t->in_syscall_stop = true;
+	s->leader_untraced = false; /* the thread that exec'd is the leader now */
 	s->allow_pending = true;
 	s->obs->exec(s);
 	s->sync_needed = true;

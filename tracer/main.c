@@ -7,6 +7,7 @@
  * lost; in launch mode the command's own status when it is not 0.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -331,18 +333,34 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 }
 
+/* Where reports go. Stderr, stdout, a pipe or a terminal may carry the target's own
+ * output too, so they get a stream of whole-line writes (sink_lines_fdopen); a regular
+ * file given with -o a plain one. Either way the stream is mhookd's to close. */
 static FILE *open_output(const char *path)
 {
+	struct stat st;
 	FILE *f;
+	int fd;
 
-	if (!path)
-		return stderr;
-	if (!strcmp(path, "-"))
-		return stdout;
-	f = fopen(path, "we");
+	if (!path || !strcmp(path, "-")) {
+		f = sink_lines_fdopen(path ? STDOUT_FILENO : STDERR_FILENO, false);
+	} else {
+		f = fopen(path, "we");
+		if (!f) {
+			fprintf(stderr, "mhookd: cannot open '%s': %s\n", path, strerror(errno));
+			exit(EXIT_USAGE);
+		}
+		if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
+			return f;
+		fd = fcntl(fileno(f), F_DUPFD_CLOEXEC, 3);
+		fclose(f);
+		f = fd < 0 ? NULL : sink_lines_fdopen(fd, true);
+		if (!f && fd >= 0)
+			close(fd);
+	}
 	if (!f) {
-		fprintf(stderr, "mhookd: cannot open '%s': %s\n", path, strerror(errno));
-		exit(EXIT_USAGE);
+		fprintf(stderr, "mhookd: out of memory\n");
+		exit(EXIT_TRACE);
 	}
 	return f;
 }
@@ -424,12 +442,12 @@ static void say(const char *fmt, ...)
 
 	if (queue)
 		evq_drain(queue);
+	char msg[1024];
 	va_start(ap, fmt);
-	fputs("mhookd: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fflush(stderr); /* stderr may be the buffered report stream */
+	/* One write: the target may be writing to stderr too. */
+	fprintf(stderr, "mhookd: %s\n", msg);
 }
 
 /* The sink thread found that the reports cannot be written any more (a closed pipe, a
@@ -466,12 +484,12 @@ static int start_sinks(FILE *out, bool owns_out, const struct options *o, uint64
 	/* How each traced process ended is part of the run's story, as strace's "+++ exited
 	 * with 0 +++" is. A daemon's stderr leaves it to the clients. */
 	sinks[n]->show_exits = o->pid || o->cmd;
-	sinks[n++]->skip_calls = o->summary_only || (!o->pid && !o->cmd && out == stderr);
+	sinks[n++]->skip_calls = o->summary_only || (!o->pid && !o->cmd && !o->output);
 	if (o->listen && !(sinks[n] = sink_socket_new()))
 		return -ENOMEM;
 	n += o->listen;
 	/* JSON written elsewhere: a person on stderr still sees the errors. */
-	if (json && out != stderr && (sinks[n] = sink_errors_new(stderr)))
+	if (json && o->output && (sinks[n] = sink_errors_new(stderr)))
 		n++;
 	queue = evq_start(sinks, n, 4096, output_failed, NULL);
 	if (!queue) {
@@ -778,13 +796,14 @@ int main(int argc, char **argv)
 	}
 	FILE *out = open_output(o.output);
 	static char quoted[PATH_MAX + 2];
-	if (out == stdout)
+	if (o.output && !strcmp(o.output, "-"))
 		output_name = "stdout";
-	else if (out != stderr && snprintf(quoted, sizeof(quoted), "'%s'", o.output) > 0)
+	else if (o.output && snprintf(quoted, sizeof(quoted), "'%s'", o.output) > 0)
 		output_name = quoted;
 	setvbuf(out, outbuf, _IOFBF, sizeof(outbuf));
 	if (o.listen && !o.list && server_open(&o.server, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mhookd: %s\n", err);
+		fclose(out);
 		for (int i = 0; i < o.nspecs; i++)
 			spec_free(&specs[i]);
 		free(specs);
@@ -807,7 +826,7 @@ int main(int argc, char **argv)
 		rc = EXIT_TRACE;
 		goto out;
 	}
-	if (rc == 0 && start_sinks(out, out != stderr && out != stdout, &o, start_ns) < 0)
+	if (rc == 0 && start_sinks(out, true, &o, start_ns) < 0)
 		rc = -ENOMEM;
 	if (rc < 0) {
 		fprintf(stderr, "mhookd: out of memory\n");
@@ -816,7 +835,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* A daemon's stderr shows no calls: they are made events only for clients. */
-	handlers_init(queue, o.summary_only || (!o.pid && !o.cmd && out == stderr));
+	handlers_init(queue, o.summary_only || (!o.pid && !o.cmd && !o.output));
 	backend_init(queue);
 	follow_init(o.pid || o.cmd ? &s : NULL);
 	rc = run(&o, &s);
@@ -830,8 +849,9 @@ out:
 		/* A launched command's own failure says more than ours. */
 		if (lost && rc == 0)
 			rc = EXIT_LOST;
-	} else if (out != stderr && out != stdout)
+	} else {
 		fclose(out);
+	}
 	backend_free();
 	handlers_free();
 	loop_free_session(&s);

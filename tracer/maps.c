@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "tracer/proc.h"
+
 static bool parse_line(char *line, struct maps_entry *m)
 {
 	unsigned long long start, end, off, ino;
@@ -43,7 +45,9 @@ int maps_foreach(pid_t pid, int (*fn)(const struct maps_entry *m, void *ctx), vo
 	int rc = 0, lines = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	/* A live thread's: a leader that ended with pthread_exit has no maps to show. */
+	pid_t live = proc_live_thread(pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)pid, (int)(live ? live : pid));
 	f = fopen(path, "re");
 	if (!f)
 		return errno == ENOENT ? -ESRCH : -errno;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "tracer/debug.h"
+#include "tracer/proc.h"
 
 #define MEM_FD_CACHE 8
 
@@ -31,7 +33,9 @@ static int mem_fd(pid_t pid)
 	for (unsigned i = 0; i < MEM_FD_CACHE; i++)
 		if (fd_cache[i].pid == pid && fd_cache[i].fd > 0)
 			return fd_cache[i].fd;
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	/* A live thread's: a leader that ended with pthread_exit has no memory to show. */
+	pid_t live = proc_live_thread(pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/mem", (int)pid, (int)(live ? live : pid));
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -62,17 +66,17 @@ int mem_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 
 	if (n == (ssize_t)len)
 		return 0;
-	if (n < 0 && errno == ESRCH)
-		return -ESRCH;
-	/* Partial reads and EFAULT on unreadable (e.g. PROT_NONE or exec-only) pages: the
-	 * ptrace-privileged path may still succeed. */
+	/* ESRCH may be a zombie leader's (mem_fd reads through a live thread); partial
+	 * reads and EFAULT on unreadable (PROT_NONE, exec-only) pages may succeed through
+	 * the ptrace-privileged path. */
+	bool gone = n < 0 && errno == ESRCH;
 	int fd = mem_fd(pid);
 	if (fd < 0)
-		return fd;
+		return gone ? -ESRCH : fd;
 	n = pread(fd, buf, len, (off_t)addr);
 	if (n == (ssize_t)len)
 		return 0;
-	return n < 0 ? -errno : -EIO;
+	return gone ? -ESRCH : n < 0 ? -errno : -EIO;
 }
 
 static void mem_debug_write(pid_t pid, uint64_t addr, const void *buf, size_t len)

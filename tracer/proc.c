@@ -4,6 +4,7 @@
  */
 #include "tracer/proc.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,34 @@ char proc_thread_state(pid_t tgid, pid_t tid)
 	}
 	fclose(f);
 	return state;
+}
+
+static bool is_zombie(char state)
+{
+	return state == 'Z' || state == 'X';
+}
+
+pid_t proc_live_thread(pid_t tgid)
+{
+	char path[64];
+	struct dirent *de;
+	pid_t live = 0;
+	DIR *d;
+
+	if (!is_zombie(proc_thread_state(tgid, tgid)))
+		return tgid;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)tgid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while (!live && (de = readdir(d))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+		char st = tid > 0 ? proc_thread_state(tgid, tid) : 0;
+		if (st && !is_zombie(st))
+			live = tid;
+	}
+	closedir(d);
+	return live;
 }
 
 pid_t proc_tgid(pid_t tid)

@@ -17,6 +17,12 @@ int proc_status_field(pid_t tid, const char *key, int base, uint64_t *value);
 /* The state letter of a thread (R, S, t, Z, ...), 0 if it is gone. */
 char proc_thread_state(pid_t tgid, pid_t tid);
 
+/* A thread of process tgid whose memory can be read: tgid itself, unless its leader has
+ * ended with pthread_exit while other threads run on. Such a zombie leader has no memory
+ * any more, so /proc/TGID/mem, /proc/TGID/maps and process_vm_readv on it see nothing,
+ * and it can be neither seized nor stopped. 0 when every thread is gone. */
+pid_t proc_live_thread(pid_t tgid);
+
 /* The thread-group id (process) of tid, or its parent process; 0 if unknown. */
 pid_t proc_tgid(pid_t tid);
 pid_t proc_ppid(pid_t pid);

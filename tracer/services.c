@@ -232,7 +232,22 @@ static void forget_vanished(struct session *s)
 			  st ? st : '-');
 		if (!st)
 			session_remove_thread(s, t->tid);
+		else if (st == 'Z' || st == 'X')
+			t->exiting = true; /* its exit report comes (a leader's, with the process's) */
 	}
+}
+
+/* A leader that ended with pthread_exit while other threads run on is a zombie until
+ * they are all gone, and only then reported: it never stops, and no stop_all may wait for
+ * it. Checked once per stop_all; forget_vanished catches one that ends meanwhile. */
+static bool zombie_leader(struct thread *t)
+{
+	char st = proc_thread_state(t->tgid, t->tid);
+
+	if (st != 'Z' && st != 'X')
+		return false;
+	t->exiting = true;
+	return true;
 }
 
 /* Interrupts every running thread not interrupted yet (an event may have added one). */
@@ -241,6 +256,8 @@ static void interrupt_running(struct session *s)
 	for (int i = 0; i < s->nthreads; i++) {
 		struct thread *t = &s->threads[i];
 		if (t->state != THREAD_RUNNING || t->exiting || t->interrupted)
+			continue;
+		if (t->tid == t->tgid && zombie_leader(t))
 			continue;
 		if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0)
 			t->exiting = true;

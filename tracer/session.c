@@ -138,3 +138,11 @@ void session_free(struct session *s)
 	s->holes = NULL;
 	s->nhooks = s->nthreads = s->nscratch = s->nholes = s->nspecs = 0;
 }
+
+bool session_has_tgid(const struct session *s, pid_t tgid)
+{
+	for (int i = 0; i < s->nthreads; i++)
+		if (s->threads[i].tgid == tgid)
+			return true;
+	return false;
+}

@@ -109,6 +109,9 @@ struct session {
 	bool launched;           /* we started it, so we are its parent */
 	int exit_status;         /* wait status of pid once it is gone; -1 before */
 	bool gone;               /* pid exited or was killed */
+	bool leader_untraced;    /* attached after the leader ended with pthread_exit: it
+				  * could not be seized, and the last thread's exit is the
+				  * process's */
 	bool detached;
 	bool armed;              /* hooks installed: new threads get thread_init */
 
@@ -169,6 +172,9 @@ void session_remove_thread(struct session *s, pid_t tid);
 /* A snapshot of the thread ids (malloc'd, *n of them), for loops whose body may add or
  * remove threads and so move the table. */
 pid_t *session_tids(struct session *s, int *n);
+
+/* Whether any thread of process tgid is still listed. */
+bool session_has_tgid(const struct session *s, pid_t tgid);
 /* A stopped thread of the traced process to run injected syscalls in, or NULL: one
  * stopped on its way back to user mode is preferred over one in group-stop or inside a
  * syscall at an event, and a vfork child sharing the memory over a parent stopped at

@@ -19,6 +19,7 @@
 
 #include "tracer/image.h"
 #include "tracer/maps.h"
+#include "tracer/proc.h"
 
 #define DELETED_SUFFIX " (deleted)"
 
@@ -159,7 +160,8 @@ static int open_object(const struct image *img, const struct map *m)
 		if (attempt == 0 && !deleted)
 			snprintf(path, sizeof(path), "%s", p);
 		else if (attempt == 1 && !deleted)
-			snprintf(path, sizeof(path), "/proc/%d/root%s", (int)img->pid, p);
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/root%s", (int)img->pid,
+				 (int)img->live_tid, p);
 		else if (attempt == 2)
 			snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
 				 (int)img->pid, m->start, m->end);
@@ -229,7 +231,7 @@ static void find_exe(struct image *img)
 	char fn[64], target[PATH_MAX];
 	struct stat st;
 
-	snprintf(fn, sizeof(fn), "/proc/%d/exe", (int)img->pid);
+	snprintf(fn, sizeof(fn), "/proc/%d/task/%d/exe", (int)img->pid, (int)img->live_tid);
 	ssize_t n = readlink(fn, target, sizeof(target) - 1);
 	if (n > 0) {
 		target[n] = '\0';
@@ -406,6 +408,9 @@ int image_load(pid_t pid, const struct image_source *src, struct image **out, ch
 		return -ENOMEM;
 	}
 	img->pid = pid;
+	img->live_tid = proc_live_thread(pid);
+	if (!img->live_tid)
+		img->live_tid = pid;
 	if (src)
 		img->src = *src;
 	img->ptrsize = 8;

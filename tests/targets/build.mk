@@ -9,7 +9,7 @@ TOOLS_DIR   := build/tools
 TARGET_BINS := $(TARGETS_DIR)/libcounter.so $(TARGETS_DIR)/counter $(TARGETS_DIR)/sigtarget \
                $(TARGETS_DIR)/forker $(TARGETS_DIR)/churn $(TARGETS_DIR)/loader $(TARGETS_DIR)/libplugin.so \
                $(TARGETS_DIR)/forkn $(TARGETS_DIR)/hazards $(TARGETS_DIR)/bench_target \
-               $(TARGETS_DIR)/libcalls $(TARGETS_DIR)/nxtarget $(TARGETS_DIR)/cxxtarget \
+               $(TARGETS_DIR)/libcalls $(TARGETS_DIR)/nxtarget $(TARGETS_DIR)/cxxtarget $(TARGETS_DIR)/leaderexit $(TARGETS_DIR)/chatter \
                $(TOOLS_DIR)/ptrace_rtt
 
 .PHONY: targets
@@ -24,6 +24,14 @@ $(TARGETS_DIR)/counter: tests/targets/counter.c $(TARGETS_DIR)/libcounter.so
 	$(CC) $(TARGET_CFLAGS) -pthread -o $@ $< -L$(TARGETS_DIR) -lcounter -Wl,-rpath,'$$ORIGIN'
 
 $(TARGETS_DIR)/sigtarget: tests/targets/sigtarget.c tests/targets/build.mk
+	@mkdir -p $(@D)
+	$(CC) $(TARGET_CFLAGS) -pthread -o $@ $<
+
+$(TARGETS_DIR)/leaderexit: tests/targets/leaderexit.c tests/targets/build.mk
+	@mkdir -p $(@D)
+	$(CC) $(TARGET_CFLAGS) -pthread -o $@ $<
+
+$(TARGETS_DIR)/chatter: tests/targets/chatter.c tests/targets/build.mk
 	@mkdir -p $(@D)
 	$(CC) $(TARGET_CFLAGS) -pthread -o $@ $<
 

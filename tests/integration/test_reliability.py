@@ -1,0 +1,99 @@
+"""What the target relies on must not break while it is traced, nor after: here a
+process whose main thread ended with pthread_exit while its workers run on. Its leader
+is then a zombie that can be neither seized nor stopped, and whose /proc files show no
+memory; mhookd must trace the workers, detach on SIGINT at once, and leave them running.
+Every strategy, launch and attach."""
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+import mh
+
+
+def tracers(pid):
+    """TracerPid of each live thread of pid (a zombie leader is left out)."""
+    found = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                status = f.read()
+        except OSError:
+            continue
+        if "\nState:\tZ" not in status:
+            found[int(tid)] = int(status.split("\nTracerPid:\t")[1].split("\n")[0])
+    return found
+
+
+def wait_untraced(pid, timeout=mh.WAIT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        t = tracers(pid)
+        if t and not any(t.values()):
+            return
+        time.sleep(0.02)
+    raise AssertionError("threads of %d still traced: %r" % (pid, tracers(pid)))
+
+
+@pytest.mark.sanitize
+def test_leader_exit_exact_count(strategy, out):
+    r = mh.mhookd(["-s", strategy, "--json", "-c", "-o", out, "-f", "le_fn", "--",
+                   mh.target("leaderexit"), "3", "300"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "leader-exits\ncalls=900\n"
+    events = mh.read_events(out)
+    assert not mh.of(events, "error"), events
+    assert mh.counts(events)["le_fn"] == 900
+    assert [e.get("status") for e in mh.of(events, "exit")] == [0]
+
+
+@pytest.mark.parametrize("mode", ["launch", "attach"])
+def test_leader_exit_then_sigint_detaches(strategy, mode, procs, out):
+    """Before the fix, stop-all waited for ever for the zombie leader (launch), and
+    attach failed with EPERM."""
+    cmd = [mh.target("leaderexit"), "2", "0", "--wait"]
+    args = ["-s", strategy, "--json", "-o", out, "-f", "le_fn"]
+    if mode == "attach":
+        target = procs.popen(cmd)
+        assert mh.readline(target) == "leader-exits"
+        pid = target.pid
+        m = procs.popen([mh.MHOOKD] + args + ["-p", str(pid)])
+    else:
+        target = m = procs.popen([mh.MHOOKD] + args + ["--"] + cmd)
+        assert mh.readline(m) == "leader-exits"
+        pid = mh.wait_for_file_event(out, "ready", m)["pid"]
+    mh.wait_for_file_event(out, "call", m, func="le_fn")
+    m.send_signal(signal.SIGINT)
+    if mode == "attach":
+        assert mh.wait(m, 5) == 0
+    wait_untraced(pid, 5)
+    events = mh.read_events(out)
+    assert not mh.of(events, "error"), events
+    reported = mh.counts(events)["le_fn"]
+    assert reported == len(mh.of(events, "call")) > 0
+    # The workers run on, untraced, and end when told.
+    mh.send_line(target)
+    line = mh.readline(target)
+    assert line.startswith("calls="), line
+    assert int(line[len("calls="):]) > reported
+    assert mh.wait(target) == 0
+    assert mh.wait(m) == 0
+
+
+def test_reports_and_target_share_stderr():
+    """JSON lines on a stderr pipe that the target writes to as well: every line of each
+    stays whole, because mhookd writes whole lines of at most PIPE_BUF at a time (stdio
+    alone would write 64 KiB buffers that end in the middle of a line)."""
+    n = 20000
+    r = mh.mhookd(["--json", "-f", "chat_fn", "--", mh.target("chatter"), str(n)])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout == "sum=%d\n" % (n * (n - 1))
+    ours, theirs = [], []
+    for line in r.stderr.splitlines():
+        (ours if line.startswith("{") else theirs).append(line)
+    events = [json.loads(line) for line in ours]  # a split line fails to parse
+    assert len(mh.of(events, "call")) == n
+    assert theirs == ["chatter line %06d %s" % (i, "." * 46) for i in range(n)]
