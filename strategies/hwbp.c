@@ -141,7 +141,7 @@ static int hwbp_remove(struct session *s, struct hook *h)
 	h->armed = false;
 	for (int i = 0; i < s->nthreads; i++) {
 		struct thread *t = &s->threads[i];
-		if (!t->shadow && t->state == THREAD_STOPPED)
+		if (t->state == THREAD_STOPPED)
 			apply(s, t);
 	}
 	return 0;

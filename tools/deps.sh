@@ -5,6 +5,7 @@
 set -e
 
 PKGS="gcc g++ make binutils libc6-dev passwd libzydis-dev libelf-dev libjson-c-dev pkg-config
+libseccomp-dev
 clang libclang-rt-14-dev
 python3 python3-pytest python3-pytest-timeout
 sqlite3 ltrace strace gdb valgrind procps util-linux

@@ -40,7 +40,7 @@ static void detach_thread(struct session *s, struct thread *t)
 	const struct strategy_ops *ops;
 
 	for (unsigned pos = 0; (ops = strategy_next_used(s, &pos));)
-		if (ops->thread_fini && !t->shadow)
+		if (ops->thread_fini)
 			ops->thread_fini(s, t);
 	/* A group-stopped thread is detached with no signal: it stays stopped. */
 	ptrace(PTRACE_DETACH, t->tid, NULL, (void *)(long)(t->listen ? 0 : t->resume_sig));

@@ -394,7 +394,7 @@ int hooks_sync(struct session *s)
 	for (unsigned pos = 0; s->armed && (ops = strategy_next_used(s, &pos));) {
 		for (int i = 0; ops->thread_init && i < s->nthreads; i++) {
 			struct thread *t = &s->threads[i];
-			if (!t->shadow && t->state == THREAD_STOPPED)
+			if (t->state == THREAD_STOPPED)
 				ops->thread_init(s, t);
 		}
 	}

@@ -119,6 +119,10 @@ static void on_new_process(struct session *s, pid_t child, int status, bool hold
 	t->state = THREAD_STOPPED;
 	if (status >> 16 == 0 && WSTOPSIG(status) != SIGTRAP)
 		t->resume_sig = WSTOPSIG(status);
+	/* It runs our hooks' code: hwbp's debug registers, which no new task inherits, are
+	 * set in it too. */
+	if (s->armed && init_thread(s, t) < 0)
+		tracer_report_error(s, "cannot set up hooks in child %d", (int)child);
 	if (!hold)
 		tracer_resume(s, t);
 }
@@ -134,6 +138,9 @@ static void on_first_stop(struct session *s, pid_t tid, int status, bool hold)
 			struct thread *t = session_add_thread(s, tid, tgid, THREAD_STOPPED);
 			t->state = THREAD_STOPPED;
 			t->shadow = true;
+			if (s->armed && init_thread(s, t) < 0)
+				tracer_report_error(s, "cannot set up hooks in new thread %d",
+						    (int)tid);
 			if (!hold)
 				tracer_resume(s, t);
 			return;

@@ -7,6 +7,7 @@
 #include "tracer/remote.h"
 
 #include <errno.h>
+#include <linux/seccomp.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "tracer/maps.h"
 #include "tracer/mem.h"
 #include "tracer/proc.h"
+#include "tracer/seccomp.h"
 #include "tracer/services.h"
 
 #define SCRATCH_SIZE (16 * 4096)
@@ -103,6 +105,62 @@ static int settle(struct session *s, struct thread *t)
 	}
 }
 
+static const char *syscall_name(long nr)
+{
+	switch (nr) {
+	case SYS_mmap: return "mmap";
+	case SYS_munmap: return "munmap";
+	case SYS_mprotect: return "mprotect";
+	case SYS_rt_sigaction: return "rt_sigaction";
+	default: return "a syscall";
+	}
+}
+
+/* The target's own seccomp filter decides first (seccomp.h). Returns true when syscall
+ * nr may run in tid. Otherwise *result is what it gives instead, without running: an
+ * ERRNO answer fails as the kernel would fail it, TRACE with ENOSYS (we do not take
+ * seccomp events); an answer that would kill the target, send it a SIGSYS or wait for a
+ * supervisor, or a filter that cannot be read, is refused with EPERM. Each is said, once
+ * per session when there is one, since the caller's error names only the errno. */
+static bool seccomp_lets(struct session *s, pid_t tid, uint64_t insn, long nr,
+			 const long args[6], long *result)
+{
+	char why[256] = "";
+	uint32_t answer;
+	int rc = seccomp_answer(tid, insn + arch_syscall_len, nr, args, &answer, why,
+				sizeof(why));
+
+	*result = -EPERM;
+	if (rc == 0) {
+		switch (answer & SECCOMP_RET_ACTION_FULL) {
+		case SECCOMP_RET_ALLOW:
+		case SECCOMP_RET_LOG:
+			return true;
+		case SECCOMP_RET_ERRNO:
+			*result = -(long)((answer & SECCOMP_RET_DATA) > 4095 ? 4095
+								      : answer & SECCOMP_RET_DATA);
+			break;
+		case SECCOMP_RET_TRACE:
+			*result = -ENOSYS;
+			break;
+		default:
+			break;
+		}
+	}
+	if (s && !s->seccomp_said) {
+		s->seccomp_said = true;
+		if (rc == 0 && !why[0])
+			snprintf(why, sizeof(why), "its seccomp filter answers %s with %s",
+				 syscall_name(nr), seccomp_action_name(answer));
+		tracer_report_error(s, "pid %d: %s, so mhookd does not run %s in it%s",
+				    (int)s->pid, why, syscall_name(nr),
+				    nr == SYS_mprotect ? " (nx needs it; swbp and hwbp do not)"
+				    : nr == SYS_mmap ? " (hwbp needs it only to follow dlopen)"
+				    : "");
+	}
+	return false;
+}
+
 long remote_syscall(struct session *s, struct thread *t, long nr, long a0, long a1, long a2,
 		    long a3, long a4, long a5)
 {
@@ -121,6 +179,8 @@ long remote_syscall(struct session *s, struct thread *t, long nr, long a0, long 
 			return rc;
 		t = session_thread(s, tid);
 	}
+	if (!seccomp_lets(s, t->tid, insn, nr, args, &ret))
+		return ret;
 	rc = arch_get_regs(t->tid, &saved);
 	if (rc < 0)
 		return rc;
@@ -160,6 +220,8 @@ long remote_syscall_pid(pid_t tid, uint64_t insn, long nr, long a0, long a1, lon
 
 	if (!insn)
 		return -ENOEXEC;
+	if (!seccomp_lets(NULL, tid, insn, nr, args, &ret))
+		return ret;
 	rc = arch_get_regs(tid, &saved);
 	if (rc < 0)
 		return rc;

@@ -109,6 +109,7 @@ struct session {
 	bool launched;           /* we started it, so we are its parent */
 	int exit_status;         /* wait status of pid once it is gone; -1 before */
 	bool gone;               /* pid exited or was killed */
+	bool seccomp_said;       /* a refusal of its seccomp filter was reported */
 	bool leader_untraced;    /* attached after the leader ended with pthread_exit: it
 				  * could not be seized, and the last thread's exit is the
 				  * process's */

@@ -103,3 +103,29 @@ def test_stop_during_vfork(strategy, procs):
     assert re.search(r"mhookd: thread \d+ waits in vfork for its child \d+; mhookd detaches "
                      r"from it once the child execs or exits\n", err), err
     assert re.search(r"^ +3 +fork_fn +forker", err, re.M), err
+
+
+@pytest.mark.parametrize("mode", ["vmcall", "clonevm"])
+def test_children_sharing_memory_counted(strategy, mode, out):
+    """A vfork child and a clone(CLONE_VM) child (a process sharing the parent's memory)
+    call the hooked function before they exit. With -F each of their calls is reported
+    under its own pid, under every strategy (hwbp: the kernel gives the child no debug
+    registers, so mhookd sets them at its first stop); without -F they run hooked but
+    are not counted."""
+    n, m = 100, 150
+    plain = mh.run(forker(mode, n, m))
+    status = "vfork status=6" if mode == "vmcall" else "clone status=8"
+    s = n * (n - 1) // 2 + sum(100 + i for i in range(m)) + sum(1000 + i for i in range(n))
+    assert plain.stdout == "%s\nparent fork_fn=%d sum=%d\n" % (status, 2 * n + m, s)
+    r = mh.mhookd(["-s", strategy, "-F", "-c", "--json", "-o", out, "-f", "fork_fn", "--"]
+                  + forker(mode, n, m))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == plain.stdout
+    summary = mh.summaries(mh.read_events(out))["fork_fn"]
+    assert summary["calls"] == 2 * n + m
+    assert sorted(summary["per_pid"].values()) == [m, 2 * n]
+    r = mh.mhookd(["-s", strategy, "-c", "--json", "-o", out, "-f", "fork_fn", "--"]
+                  + forker(mode, n, m))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == plain.stdout
+    assert mh.counts(mh.read_events(out)) == {"fork_fn": 2 * n}

@@ -97,3 +97,40 @@ def test_reports_and_target_share_stderr():
     events = [json.loads(line) for line in ours]  # a split line fails to parse
     assert len(mh.of(events, "call")) == n
     assert theirs == ["chatter line %06d %s" % (i, "." * 46) for i in range(n)]
+
+
+ACTIONS = {"errno": "ERRNO", "kill": "KILL_PROCESS", "trap": "TRAP"}
+# What each strategy injects: swbp and hwbp map one scratch page (hwbp only for the
+# breakpoint that follows dlopen, so it hooks on without it); nx maps pages and mprotects.
+NEEDS = {("swbp", "mmap"), ("nx", "mmap"), ("nx", "mprotect")}
+
+
+@pytest.mark.sanitize
+@pytest.mark.parametrize("action", sorted(ACTIONS))
+@pytest.mark.parametrize("call", ["mmap", "mprotect"])
+def test_target_seccomp_filter(strategy, action, call, procs, out):
+    """A target whose own seccomp filter kills, traps or fails mmap or mprotect. Before,
+    mhookd's injected syscall killed it (KILL_PROCESS), or took a trapped call's result
+    for an address. Now the filter is read and run first: the target always survives with
+    its output right and no SIGSYS, and mhookd says why it did not inject, refusing the
+    strategy only where it needs that syscall."""
+    target = procs.popen([mh.target("sectarget"), action, call, "100"])
+    assert mh.readline(target) == "ready %d" % target.pid
+    assert mh.readline(target) == "filtered"
+    m = procs.popen([mh.MHOOKD, "-s", strategy, "-p", str(target.pid), "--json", "-o", out,
+                     "-f", "sec_fn"])
+    refused = (strategy, call) in NEEDS
+    if refused:
+        assert mh.wait(m) == 2
+    else:
+        mh.wait_for_file_event(out, "ready", m)
+    mh.send_line(target)
+    assert mh.readline(target) == "calls=100 sum=14850 sigsys=0"
+    assert mh.wait(target) == 0
+    if not refused:
+        assert mh.wait(m) == 0
+        assert mh.counts(mh.read_events(out)) == {"sec_fn": 100}
+    err = m.stderr.read()
+    said = "mhookd: pid %d: its seccomp filter answers %s with %s, so mhookd does not run " \
+           "%s in it" % (target.pid, call, ACTIONS[action], call)
+    assert (said in err) == (refused or call == "mmap"), err

@@ -15,10 +15,18 @@
  *                      MS milliseconds in the parent's memory and exits with status 6 (the
  *                      parent meanwhile waits inside vfork, where ptrace cannot stop it);
  *                      print `vfork status=6`; call fork_fn N more times.
+ *   forker vmcall N M  call fork_fn N times; vfork a child that calls fork_fn M times in
+ *                      the parent's memory and exits with status 6; print `vfork status=6`;
+ *                      call fork_fn N more times.
+ *   forker clonevm N M the same with a clone(CLONE_VM) child (a process, not a thread,
+ *                      sharing the parent's memory) that exits with status 8.
+ * In these two the child counts in the parent's memory: the parent ends with 2N+M calls.
  *
  * Every line is printed by a process after its children have finished, so the output is
  * deterministic. The parent ends with `parent fork_fn=<calls> sum=<sum>`.
  */
+#include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +69,15 @@ static void print_status(const char *what, int status)
 	fflush(stdout);
 }
 
+static long clone_calls;
+
+static int clone_child(void *arg)
+{
+	(void)arg;
+	call_n(clone_calls, 100);
+	return 8;
+}
+
 static const char *self_path(void)
 {
 	static char path[4096];
@@ -75,7 +92,8 @@ int main(int argc, char **argv)
 {
 	int status;
 	if (argc < 3) {
-		fprintf(stderr, "usage: forker fork N M | spawn N | vfork N MS | child CODE K\n");
+		fprintf(stderr, "usage: forker fork N M | spawn N | vfork N MS | vmcall N M | clonevm N M | "
+			"child CODE K\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "child") && argc == 4) {
@@ -141,6 +159,27 @@ int main(int argc, char **argv)
 		if (waitpid(pid, &status, 0) != pid)
 			return 5;
 		print_status("vfork", status);
+	} else if (!strcmp(argv[1], "vmcall") && argc == 4) {
+		long m = atol(argv[3]);
+		pid_t pid = vfork();
+		if (pid < 0)
+			return 5;
+		if (pid == 0) {
+			call_n(m, 100);
+			_exit(6);
+		}
+		if (waitpid(pid, &status, 0) != pid)
+			return 5;
+		print_status("vfork", status);
+	} else if (!strcmp(argv[1], "clonevm") && argc == 4) {
+		static char stack[256 * 1024] __attribute__((aligned(16)));
+		clone_calls = atol(argv[3]);
+		pid_t pid = clone(clone_child, stack + sizeof(stack), CLONE_VM | SIGCHLD, NULL);
+		if (pid < 0)
+			return 5;
+		if (waitpid(pid, &status, 0) != pid)
+			return 5;
+		print_status("clone", status);
 	} else {
 		return 2;
 	}

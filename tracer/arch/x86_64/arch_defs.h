@@ -5,6 +5,7 @@
 #ifndef MHOOK_ARCH_DEFS_H
 #define MHOOK_ARCH_DEFS_H
 
+#include <linux/audit.h>
 #include <sys/user.h>
 
 struct arch_regs {
@@ -22,5 +23,7 @@ struct arch_regs {
  * place: a rel32 branch that no longer reaches becomes an absolute one (5 bytes become 14,
  * twice at most in a block that ends with a jcc). */
 #define ARCH_RELOC_GROWTH 24
+/* seccomp_data.arch of the tracee's native syscalls, as its filters see them. */
+#define ARCH_AUDIT AUDIT_ARCH_X86_64
 
 #endif
