@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -393,7 +394,9 @@ static int status_to_exit(int status)
 }
 
 /* Launch mode: we stay the command's parent after detaching and exit with its status,
- * as the shell would have seen it without us. */
+ * as the shell would have seen it without us. Threads that ended during the detach (a
+ * Ctrl-C reaches the command too) may still be ours to reap, and the leader is reported
+ * only after them, so every child of ours is waited for; one still traced is let go. */
 static int wait_command(struct session *s)
 {
 	int status;
@@ -401,11 +404,14 @@ static int wait_command(struct session *s)
 	if (s->gone)
 		return status_to_exit(s->exit_status);
 	for (;;) {
-		pid_t r = waitpid(s->pid, &status, 0);
-		if (r == s->pid)
+		pid_t r = waitpid(-1, &status, __WALL);
+		if (r == s->pid && (WIFEXITED(status) || WIFSIGNALED(status)))
 			return status_to_exit(status);
 		if (r < 0 && errno != EINTR)
 			return 0;
+		if (r > 0 && WIFSTOPPED(status))
+			ptrace(PTRACE_DETACH, r, NULL,
+			       (void *)(long)(status >> 16 == 0 ? WSTOPSIG(status) : 0));
 	}
 }
 

@@ -134,3 +134,19 @@ def test_target_seccomp_filter(strategy, action, call, procs, out):
     said = "mhookd: pid %d: its seccomp filter answers %s with %s, so mhookd does not run " \
            "%s in it" % (target.pid, call, ACTIONS[action], call)
     assert (said in err) == (refused or call == "mmap"), err
+
+
+def test_ctrl_c_reaches_command_and_mhookd(strategy, procs):
+    """Ctrl-C in a terminal signals mhookd and a launched command at once: mhookd detaches
+    while the command's threads die. Before, a thread that ended during the detach stayed
+    a zombie for mhookd to reap, the leader could never be reported, and mhookd waited for
+    ever (about 1 run in 20). Now it exits with the command's status (130), no error."""
+    for _ in range(20):
+        m = procs.popen([mh.MHOOKD, "-s", strategy, "-o", os.devnull, "-f", "churn_fn",
+                         "-f", "libc:pthread_create", "--", mh.target("churn"), "0", "4",
+                         "200"], start_new_session=True)
+        time.sleep(0.25)
+        os.killpg(m.pid, signal.SIGINT)
+        assert mh.wait(m, 20) == 128 + signal.SIGINT
+        err = m.stderr.read()
+        assert "mhookd:" not in err, err
