@@ -17,8 +17,7 @@
 #include "tracer/services.h"
 #include "tracer/signals.h"
 
-/* Moves stopped thread tid out of every strategy's code; -EBUSY when one cannot. */
-static int evacuate(struct session *s, pid_t tid)
+int detach_evacuate(struct session *s, pid_t tid)
 {
 	const struct strategy_ops *ops;
 
@@ -97,7 +96,7 @@ int session_detach(struct session *s)
 	int n;
 	pid_t *tids = session_tids(s, &n);
 	for (int i = 0; tids && i < n; i++)
-		if (evacuate(s, tids[i]) == -EBUSY)
+		if (detach_evacuate(s, tids[i]) == -EBUSY)
 			tracer_report_error(s, "thread %d is inside out-of-line code; its scratch "
 					    "page stays mapped", (int)tids[i]);
 	free(tids);

@@ -11,4 +11,10 @@
 /* Detaches s (a no-op when already detached or gone). Returns 0. */
 int session_detach(struct session *s);
 
+/* Moves stopped thread tid out of every strategy's code (slots, nx's cache) to the
+ * equivalent original address, stepping to a boundary where it must; -EBUSY when a
+ * strategy cannot. Also before a signal is delivered: the handler's frame will return to
+ * where the thread was, and our code may be gone by then. */
+int detach_evacuate(struct session *s, pid_t tid);
+
 #endif

@@ -23,6 +23,7 @@
 
 #include "strategies/strategy.h"
 #include "tracer/debug.h"
+#include "tracer/detach.h"
 #include "tracer/follow.h"
 #include "tracer/hooks.h"
 #include "tracer/mem.h"
@@ -243,6 +244,39 @@ static void on_objects_changed(struct session *s, bool hold)
 		loop_resume_all(s);
 }
 
+/* Whether evacuating tid moved it from before's PC onto an armed hook's entry. */
+static bool moved_onto_entry(struct session *s, pid_t tid, const struct arch_regs *before)
+{
+	struct arch_regs now;
+
+	if (arch_get_regs(tid, &now) < 0 || arch_pc(&now) == arch_pc(before))
+		return false;
+	struct hook *h = session_hook_at(s, arch_pc(&now));
+	return h && h->armed && h->addr == arch_pc(&now);
+}
+
+/* t is about to take a signal of the target's. Its handler's frame will return to where
+ * t is, which may be a slot or nx's cache, unmapped by a detach before the handler ends
+ * (a GC parks threads in a handler for as long as it likes). So t first goes to the
+ * equivalent original address; a step that gets it there keeps the signal's siginfo.
+ * Just after a hit it sits at the copy of the entry, whose original is the breakpoint
+ * (or the guarded page): there it would be counted again when the handler returns, and a
+ * signal storm would keep it bouncing between entry and slot. It takes one step in the
+ * copy instead, to the original of the next instruction. */
+static void deliver_from_original_code(struct session *s, struct thread *t)
+{
+	struct arch_regs before;
+	pid_t tid = t->tid;
+
+	if (!s->armed || arch_get_regs(tid, &before) < 0 || detach_evacuate(s, tid) < 0 ||
+	    !moved_onto_entry(s, tid, &before))
+		return;
+	t = session_thread(s, tid);
+	if (!t || arch_set_regs(tid, &before) < 0 || tracer_step(s, t) < 0)
+		return;
+	detach_evacuate(s, tid);
+}
+
 static void on_breakpoint(struct session *s, struct thread *t, bool hold)
 {
 	const struct strategy_ops *ops;
@@ -267,6 +301,7 @@ static void on_breakpoint(struct session *s, struct thread *t, bool hold)
 	if (!h) {
 		t->resume_sig = SIGTRAP; /* the target's own: deliver it untouched */
 		sigwatch_note_delivery(s, t, SIGTRAP);
+		deliver_from_original_code(s, t);
 		return;
 	}
 	sigwatch_after_trap(s, t, SIGTRAP);
@@ -372,15 +407,18 @@ void loop_handle(struct session *s, pid_t tid, int status, bool hold)
 		on_exec(s, t, hold);
 		return;
 	case 0:
-		if (sig == SIGTRAP)
+		if (sig == SIGTRAP) {
 			on_breakpoint(s, t, hold);
-		else if (!on_strategy_signal(s, t, sig))
+		} else if (!on_strategy_signal(s, t, sig)) {
 			t->resume_sig = sig;
+			deliver_from_original_code(s, t);
+		}
+		t = session_thread(s, tid); /* a step (leaving a slot) may have moved it */
 		break;
 	default:
 		break;
 	}
-	if (!hold)
+	if (!hold && t)
 		tracer_resume(s, t);
 }
 

@@ -208,7 +208,7 @@ long remote_syscall(struct session *s, struct thread *t, long nr, long a0, long 
 
 /* The same for a stopped process that is not one of the session's threads (a fork child
  * at its first stop, which shares our layout, so the syscall instruction at insn is valid
- * in it too). Signals that arrive meanwhile are sent again afterwards. */
+ * in it too), with its signals held (tracer_hold_signals). */
 long remote_syscall_pid(pid_t tid, uint64_t insn, long nr, long a0, long a1, long a2,
 			long a3, long a4, long a5)
 {
@@ -230,6 +230,9 @@ long remote_syscall_pid(pid_t tid, uint64_t insn, long nr, long a0, long a1, lon
 	rc = arch_set_regs(tid, &regs);
 	if (rc < 0)
 		return rc;
+	uint64_t mask;
+	if (tracer_hold_signals(tid, SIGTRAP, &mask) < 0)
+		return -ESRCH;
 	for (;;) {
 		if (ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0)
 			return -errno;
@@ -248,6 +251,7 @@ long remote_syscall_pid(pid_t tid, uint64_t insn, long nr, long a0, long a1, lon
 		return rc;
 	ret = arch_syscall_result(&regs);
 	rc = arch_set_regs(tid, &saved);
+	tracer_release_signals(tid, mask);
 	for (int sig = 1; sig <= 64; sig++)
 		if (requeue & (1ULL << (sig - 1)))
 			syscall(SYS_tgkill, proc_tgid(tid), tid, sig);

@@ -111,7 +111,49 @@ static void defer_signal(struct thread *t, int status)
 	t->requeue_mask |= 1ULL << (WSTOPSIG(status) - 1);
 }
 
+/*
+ * While mhookd runs a thread for its own ends (a step into an injected syscall, a pending
+ * trap taken), every signal but the one it waits for is blocked in it. None is dequeued
+ * meanwhile: each stays queued by the kernel with its siginfo, as often as it was sent,
+ * and is delivered once the thread runs again under its own mask. Before this, a signal
+ * that arrived was re-sent with tgkill, which lost an RT signal's payload and merged its
+ * repeats. PTRACE_GETSIGMASK gives the mask a sigsuspend or ppoll will restore, and
+ * SETSIGMASK drops that pending restore: the thread ends up with the same mask, and the
+ * interrupted call restarts under its own. The wanted signal stays unblocked so that the
+ * kernel's forced trap (a single-step's SIGTRAP) never has to unblock it and reset its
+ * handler, as it does to a blocked one.
+ */
+int tracer_hold_signals(pid_t tid, int wanted, uint64_t *saved)
+{
+	uint64_t all = ~0ULL & ~(1ULL << (wanted - 1));
+
+	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(*saved), saved) < 0)
+		return -errno;
+	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(all), &all) < 0)
+		return -errno;
+	return 0;
+}
+
+void tracer_release_signals(pid_t tid, uint64_t saved)
+{
+	ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(saved), &saved);
+}
+
+static int step_held(struct session *s, struct thread *t);
+
 int tracer_step(struct session *s, struct thread *t)
+{
+	uint64_t mask;
+	pid_t tid = t->tid;
+
+	if (tracer_hold_signals(tid, SIGTRAP, &mask) < 0)
+		return -ESRCH;
+	int rc = step_held(s, t);
+	tracer_release_signals(tid, mask);
+	return rc;
+}
+
+static int step_held(struct session *s, struct thread *t)
 {
 	/* The stop the thread was in is what its later resume must see again: PTRACE_LISTEN
 	 * works only from a PTRACE_EVENT_STOP, and a delayed signal is delivered with its
@@ -148,8 +190,9 @@ int tracer_take_pending(struct session *s, struct thread *t, int sig)
 {
 	pid_t tid = t->tid;
 	bool listen = t->listen;
+	uint64_t mask;
 
-	if (ptrace(PTRACE_CONT, tid, NULL, NULL) < 0)
+	if (tracer_hold_signals(tid, sig, &mask) < 0 || ptrace(PTRACE_CONT, tid, NULL, NULL) < 0)
 		return -ESRCH;
 	t->state = THREAD_RUNNING;
 	t->listen = false;
@@ -163,6 +206,7 @@ int tracer_take_pending(struct session *s, struct thread *t, int sig)
 		}
 		t->state = THREAD_STOPPED;
 		if (is_signal_stop(status, sig)) {
+			tracer_release_signals(tid, mask);
 			s->dispatch(s, tid, status);
 			break;
 		}

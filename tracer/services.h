@@ -42,8 +42,17 @@ void tracer_requeue_signals(struct thread *t);
  * fault seen while we had moved the thread is dropped, never sent again. */
 bool tracer_is_fault(pid_t tid, int sig);
 
-/* Single-steps stopped thread t once. Signals that arrive meanwhile are kept for later
- * (requeue_mask). Returns 0, or -ESRCH when t is gone. */
+/* Blocks every signal but wanted in stopped thread tid, keeping its own mask in *saved,
+ * while mhookd runs it for its own ends: signals sent meanwhile stay queued by the kernel,
+ * siginfo and all. 0 or a negative errno. */
+int tracer_hold_signals(pid_t tid, int wanted, uint64_t *saved);
+
+/* Gives tid back the mask tracer_hold_signals kept. */
+void tracer_release_signals(pid_t tid, uint64_t saved);
+
+/* Single-steps stopped thread t once, with its signals held. A fault, or a signal that
+ * could not be held, seen meanwhile is kept for later (requeue_mask). Returns 0, or
+ * -ESRCH when t is gone. */
 int tracer_step(struct session *s, struct thread *t);
 
 /* Lets stopped thread t take sig, which it has pending (a trap raised just before it was

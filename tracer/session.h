@@ -46,7 +46,7 @@ struct thread {
 				  * (which a child we hold never ends); resumed, it is parked in
 				  * the kernel until the child execs or exits, where no
 				  * PTRACE_INTERRUPT stops it (services.c) */
-	uint64_t requeue_mask;   /* signals seen while we stepped it, sent again (tgkill)
+	uint64_t requeue_mask;   /* signals no mask held back while we stepped it, sent again (tgkill)
 				  * once it is resumed, so none is lost */
 };
 
