@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "strategies/strategy.h"
+#include "tracer/proc.h"
 #include "tracer/remote.h"
 #include "tracer/services.h"
 #include "tracer/signals.h"
@@ -78,6 +79,19 @@ static bool wait_parked(struct session *s, struct thread *t)
 	}
 }
 
+/* After a munmap failed: whether the process lives on, or ended meanwhile (killed from
+ * outside) and took its pages with it. A SIGKILL takes a few milliseconds to turn every
+ * thread into a zombie, so a process seen alive is given 100 ms to prove it. */
+static bool process_lives_on(struct session *s)
+{
+	for (int i = 0; i < 10; i++) {
+		if (s->gone || !proc_live_thread(s->pid))
+			return false;
+		signals_wait(10);
+	}
+	return true;
+}
+
 int session_detach(struct session *s)
 {
 	int kept;
@@ -101,7 +115,7 @@ int session_detach(struct session *s)
 					    "page stays mapped", (int)tids[i]);
 	free(tids);
 	kept = s->nscratch ? scratch_release(s) : 0;
-	if (kept)
+	if (kept && process_lives_on(s))
 		tracer_report_error(s, "%d scratch page(s) stay mapped in pid %d", kept,
 				    (int)s->pid);
 

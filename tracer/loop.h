@@ -16,9 +16,10 @@
 
 struct observer_ops;
 
-/* PTRACE_SEIZE options: every thread, fork/vfork children, exec. */
+/* PTRACE_SEIZE options: every thread, fork/vfork children, exec; syscall stops told
+ * from SIGTRAPs (mhookd's injected syscalls stop at them, remote.c). */
 #define LOOP_PTRACE_OPTIONS (PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | \
-			     PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC)
+			     PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD)
 
 /* Sets a new, zeroed session up: the loop's dispatcher for stops that the services see,
  * and the observer its news go to. */

@@ -2,7 +2,8 @@
  * Code execution inside the tracee: injected system calls, and the scratch pages they map
  * for out-of-line code. A syscall is injected by pointing a stopped thread at an existing
  * syscall instruction (arch_syscall_insn anywhere in executable memory will do, since we
- * jump to it directly) and single-stepping it, so no byte of the target is changed for it.
+ * jump to it directly) and running it from its entry stop to its exit stop, so no byte of
+ * the target is changed for it, and no signal raised.
  */
 #include "tracer/remote.h"
 
@@ -84,10 +85,7 @@ static int settle(struct session *s, struct thread *t)
 		return -ESRCH;
 	t->state = THREAD_RUNNING;
 	for (;;) {
-		pid_t r = waitpid(t->tid, &status, __WALL);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r != t->tid)
+		if (tracer_wait_tid(t->tid, t->tid == t->tgid && s->nthreads > 1, &status) < 0)
 			return -ESRCH;
 		/* Dispatched as any stop during a stop-all: it stays stopped, and an event it
 		 * reports on the way (a signal) is recorded for its resume. */
@@ -161,12 +159,100 @@ static bool seccomp_lets(struct session *s, pid_t tid, uint64_t insn, long nr,
 	return false;
 }
 
+/* Waits for tid's next stop. 0, or -ESRCH when it is gone (its exit is dispatched to s,
+ * when there is one). */
+static int wait_stop(struct session *s, pid_t tid, int *status)
+{
+	if (tracer_wait_tid(tid, s && tid == s->pid && s->nthreads > 1, status) < 0)
+		return -ESRCH;
+	if (!WIFSTOPPED(*status)) {
+		if (s)
+			s->dispatch(s, tid, *status);
+		return -ESRCH;
+	}
+	return 0;
+}
+
+/* Resumes tid with cmd until a syscall stop (want 0) or a signal-delivery-stop of want.
+ * A stop on the way is let through (a group-stop, an interrupt), or, for a signal no
+ * mask holds (SIGSTOP), kept in *requeue to be sent again. */
+static int run_until(struct session *s, pid_t tid, int cmd, int want, uint64_t *requeue)
+{
+	int status;
+
+	for (;;) {
+		if (ptrace(cmd, tid, NULL, NULL) < 0)
+			return -ESRCH;
+		if (wait_stop(s, tid, &status) < 0)
+			return -ESRCH;
+		int sig = WSTOPSIG(status);
+		bool signal_stop = (status >> 16) == 0 && sig != (SIGTRAP | 0x80);
+		if (want ? signal_stop && sig == want : sig == (SIGTRAP | 0x80))
+			return 0;
+		if (signal_stop && !tracer_is_fault(tid, sig))
+			*requeue |= 1ULL << (sig - 1);
+	}
+}
+
+/* From a syscall-exit stop back to a signal-delivery-stop, with a signal of ours that the
+ * thread has not pending (SIGTRAP unless the target holds one blocked): sent with tgkill,
+ * it is no forced trap, so nothing of the target's handling of it changes. */
+static int back_to_signal_stop(struct session *s, pid_t tid, uint64_t *requeue)
+{
+	uint64_t pending = 0;
+	int sig = SIGTRAP;
+
+	proc_status_field(tid, "SigPnd", 16, &pending);
+	for (int i = 1; (pending & (1ULL << (sig - 1))) && i < 32; i++)
+		if (i != SIGKILL && i != SIGSTOP)
+			sig = i;
+	uint64_t only = ~(1ULL << (sig - 1));
+	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(only), &only) < 0 ||
+	    syscall(SYS_tgkill, proc_tgid(tid), tid, sig) < 0)
+		return -ESRCH;
+	return run_until(s, tid, PTRACE_CONT, sig, requeue);
+}
+
+/*
+ * Runs the syscall set up in regs in stopped thread tid, then gives it back saved. The
+ * thread goes in and out at its syscall-entry and syscall-exit stops (PTRACE_SYSCALL),
+ * with every signal held (tracer_hold_signals), so that nothing is raised for it: a
+ * single-step would end in a forced SIGTRAP, which the kernel makes SIG_DFL when the
+ * target ignores SIGTRAP, and unblocks and resets when the thread blocks it. It is then
+ * taken back to a signal-delivery-stop, given the siginfo of the stop it was in, because
+ * its resume may need one: from a syscall stop the kernel sends a resume's signal afresh
+ * (SI_KERNEL, its siginfo lost), and restarts an interrupted syscall only when it handles
+ * a signal on the way out.
+ */
+static long run_syscall(struct session *s, pid_t tid, const struct arch_regs *saved,
+			const struct arch_regs *regs, uint64_t *requeue)
+{
+	struct arch_regs out;
+	siginfo_t si;
+	bool have_si = ptrace(PTRACE_GETSIGINFO, tid, NULL, &si) == 0;
+	uint64_t mask;
+
+	if (arch_set_regs(tid, regs) < 0 || tracer_hold_signals(tid, 0, &mask) < 0)
+		return -ESRCH;
+	if (run_until(s, tid, PTRACE_SYSCALL, 0, requeue) < 0 ||
+	    run_until(s, tid, PTRACE_SYSCALL, 0, requeue) < 0 || arch_get_regs(tid, &out) < 0)
+		return -ESRCH;
+	if (back_to_signal_stop(s, tid, requeue) < 0)
+		return -ESRCH;
+	if (have_si)
+		ptrace(PTRACE_SETSIGINFO, tid, NULL, &si);
+	if (arch_set_regs(tid, saved) < 0)
+		return -ESRCH;
+	tracer_release_signals(tid, mask);
+	return arch_syscall_result(&out);
+}
+
 long remote_syscall(struct session *s, struct thread *t, long nr, long a0, long a1, long a2,
 		    long a3, long a4, long a5)
 {
 	struct arch_regs saved, regs;
 	const long args[6] = { a0, a1, a2, a3, a4, a5 };
-	uint64_t insn = find_syscall_insn(s);
+	uint64_t insn = find_syscall_insn(s), requeue = 0;
 	long ret;
 	int rc;
 
@@ -186,29 +272,25 @@ long remote_syscall(struct session *s, struct thread *t, long nr, long a0, long 
 		return rc;
 	regs = saved;
 	arch_prepare_syscall(&regs, insn, nr, args);
-	rc = arch_set_regs(t->tid, &regs);
-	if (rc < 0)
-		return rc;
+	pid_t tid = t->tid;
 	bool listen = t->listen;
 	t->listen = false;
-	rc = tracer_step(s, t);
-	if (rc < 0)
-		return rc;
-	rc = arch_get_regs(t->tid, &regs);
-	if (rc < 0)
-		return rc;
-	ret = arch_syscall_result(&regs);
-	debug_log(1, "syscall %ld in tid %d (pc 0x%llx, stopped at 0x%llx) = %ld (0x%lx)", nr,
-		  (int)t->tid, (unsigned long long)arch_pc(&saved),
-		  (unsigned long long)arch_pc(&regs), ret, (unsigned long)ret);
-	rc = arch_set_regs(t->tid, &saved);
+	t->state = THREAD_RUNNING;
+	ret = run_syscall(s, tid, &saved, &regs, &requeue);
+	t = session_thread(s, tid);
+	if (!t)
+		return -ESRCH;
+	t->state = THREAD_STOPPED;
 	t->listen = listen;
-	return rc < 0 ? rc : ret;
+	t->requeue_mask |= requeue;
+	debug_log(1, "syscall %ld in tid %d (pc 0x%llx) = %ld (0x%lx)", nr, (int)tid,
+		  (unsigned long long)arch_pc(&saved), ret, (unsigned long)ret);
+	return ret;
 }
 
 /* The same for a stopped process that is not one of the session's threads (a fork child
  * at its first stop, which shares our layout, so the syscall instruction at insn is valid
- * in it too), with its signals held (tracer_hold_signals). */
+ * in it too). */
 long remote_syscall_pid(pid_t tid, uint64_t insn, long nr, long a0, long a1, long a2,
 			long a3, long a4, long a5)
 {
@@ -216,46 +298,20 @@ long remote_syscall_pid(pid_t tid, uint64_t insn, long nr, long a0, long a1, lon
 	const long args[6] = { a0, a1, a2, a3, a4, a5 };
 	uint64_t requeue = 0;
 	long ret;
-	int rc, status;
 
 	if (!insn)
 		return -ENOEXEC;
 	if (!seccomp_lets(NULL, tid, insn, nr, args, &ret))
 		return ret;
-	rc = arch_get_regs(tid, &saved);
-	if (rc < 0)
-		return rc;
+	if (arch_get_regs(tid, &saved) < 0)
+		return -ESRCH;
 	regs = saved;
 	arch_prepare_syscall(&regs, insn, nr, args);
-	rc = arch_set_regs(tid, &regs);
-	if (rc < 0)
-		return rc;
-	uint64_t mask;
-	if (tracer_hold_signals(tid, SIGTRAP, &mask) < 0)
-		return -ESRCH;
-	for (;;) {
-		if (ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0)
-			return -errno;
-		pid_t r = waitpid(tid, &status, __WALL);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r != tid || !WIFSTOPPED(status))
-			return -ESRCH;
-		if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0)
-			break;
-		if ((status >> 16) == 0 && !tracer_is_fault(tid, WSTOPSIG(status)))
-			requeue |= 1ULL << (WSTOPSIG(status) - 1);
-	}
-	rc = arch_get_regs(tid, &regs);
-	if (rc < 0)
-		return rc;
-	ret = arch_syscall_result(&regs);
-	rc = arch_set_regs(tid, &saved);
-	tracer_release_signals(tid, mask);
+	ret = run_syscall(NULL, tid, &saved, &regs, &requeue);
 	for (int sig = 1; sig <= 64; sig++)
 		if (requeue & (1ULL << (sig - 1)))
 			syscall(SYS_tgkill, proc_tgid(tid), tid, sig);
-	return rc < 0 ? rc : ret;
+	return ret;
 }
 
 struct gap_search {

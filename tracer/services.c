@@ -62,20 +62,32 @@ void tracer_resume_all(struct session *s)
 		tracer_resume(s, &s->threads[i]);
 }
 
-/* Waits for the next stop of t alone. 0, or -ESRCH when t is not ours any more. */
-static int wait_for_thread(struct thread *t, int *status)
+int tracer_wait_tid(pid_t tid, bool leader, int *status)
 {
 	for (;;) {
-		pid_t r = waitpid(t->tid, status, __WALL);
-		if (r == t->tid) {
+		pid_t r = waitpid(tid, status, __WALL | (leader ? WNOHANG : 0));
+		if (r == tid) {
 			debug_log(2, "waited tid %d status 0x%x", (int)r, *status);
 			return 0;
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
-		t->exiting = true;
-		return -ESRCH;
+		if (r < 0)
+			return -ESRCH;
+		/* Our stop (SIGCHLD) ends this at once; a quiet 10 ms is worth a look at the
+		 * leader, which cannot report while its killed threads wait to be reaped. */
+		if (!signals_wait(10) && proc_thread_state(tid, tid) == 'Z')
+			return -ESRCH;
 	}
+}
+
+/* Waits for the next stop of t alone. 0, or -ESRCH when t is not ours any more. */
+static int wait_for_thread(struct session *s, struct thread *t, int *status)
+{
+	if (tracer_wait_tid(t->tid, t->tid == t->tgid && s->nthreads > 1, status) == 0)
+		return 0;
+	t->exiting = true;
+	return -ESRCH;
 }
 
 static bool is_exit(int status)
@@ -125,7 +137,7 @@ static void defer_signal(struct thread *t, int status)
  */
 int tracer_hold_signals(pid_t tid, int wanted, uint64_t *saved)
 {
-	uint64_t all = ~0ULL & ~(1ULL << (wanted - 1));
+	uint64_t all = wanted ? ~0ULL & ~(1ULL << (wanted - 1)) : ~0ULL;
 
 	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(*saved), saved) < 0)
 		return -errno;
@@ -167,7 +179,7 @@ static int step_held(struct session *s, struct thread *t)
 	t->state = THREAD_RUNNING;
 	for (;;) {
 		int status;
-		if (wait_for_thread(t, &status) < 0)
+		if (wait_for_thread(s, t, &status) < 0)
 			return -ESRCH;
 		if (is_exit(status)) {
 			s->dispatch(s, tid, status);
@@ -198,7 +210,7 @@ int tracer_take_pending(struct session *s, struct thread *t, int sig)
 	t->listen = false;
 	for (;;) {
 		int status;
-		if (wait_for_thread(t, &status) < 0)
+		if (wait_for_thread(s, t, &status) < 0)
 			return -ESRCH;
 		if (is_exit(status)) {
 			s->dispatch(s, tid, status);

@@ -37,12 +37,19 @@ int tracer_resume(struct session *s, struct thread *t);
 /* Sends t's deferred signals again; called right after resuming or detaching it. */
 void tracer_requeue_signals(struct thread *t);
 
+/* Waits for tid's next stop or its exit: 0, or -ESRCH when it is not ours any more. A
+ * leader (of a process with other threads) whose process was killed is never reported
+ * while its other threads wait to be reaped, which only the stop loop's waitpid does; a
+ * wait on it alone would never end, so for a leader it ends with -ESRCH once the leader
+ * is a zombie. */
+int tracer_wait_tid(pid_t tid, bool leader, int *status);
+
 /* Whether tid's signal-delivery-stop of sig is a fault its instruction raised (a page
  * fault, an illegal instruction): running that instruction again raises it again, so a
  * fault seen while we had moved the thread is dropped, never sent again. */
 bool tracer_is_fault(pid_t tid, int sig);
 
-/* Blocks every signal but wanted in stopped thread tid, keeping its own mask in *saved,
+/* Blocks every signal but wanted (none when 0) in stopped thread tid, keeping its own mask in *saved,
  * while mhookd runs it for its own ends: signals sent meanwhile stay queued by the kernel,
  * siginfo and all. 0 or a negative errno. */
 int tracer_hold_signals(pid_t tid, int wanted, uint64_t *saved);

@@ -67,9 +67,8 @@ void sigwatch_after_trap(struct session *s, struct thread *t, int sig)
 		return;
 	if (!(caught & bit) && w->valid) {
 		/* Reset by our trap: the handler back, then sig blocked again, as it was while
-		 * the handler ran. The mask is set through ptrace, not an injected
-		 * rt_sigprocmask: the step that ends an injected syscall is itself a forced
-		 * SIGTRAP, which would reset the handler again once SIGTRAP is blocked. */
+		 * the handler ran (through ptrace: one call, where an injected rt_sigprocmask
+		 * takes four). */
 		struct arch_regs regs;
 		if (arch_get_regs(t->tid, &regs) < 0)
 			return;

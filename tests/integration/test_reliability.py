@@ -150,3 +150,24 @@ def test_ctrl_c_reaches_command_and_mhookd(strategy, procs):
         assert mh.wait(m, 20) == 128 + signal.SIGINT
         err = m.stderr.read()
         assert "mhookd:" not in err, err
+
+
+# The target is killed (SIGKILL from outside) while mhookd detaches from it: its leader's
+# exit is not reported until its killed threads are reaped, and mhookd, waiting on the
+# leader for an injected munmap, waited for ever. It must exit at once, and say nothing of
+# scratch pages left behind (they went with the process).
+@pytest.mark.parametrize("delay_ms", [0, 0.5, 1, 2, 4])
+def test_target_killed_during_detach(strategy, delay_ms, procs, out):
+    t = procs.popen([mh.target("counter"), "2", "999999", "--wait", "--repeat", "100"])
+    assert mh.readline(t) == "ready %d" % t.pid
+    m = procs.popen([mh.MHOOKD, "-s", strategy, "-p", str(t.pid), "--json", "-o", out,
+                     "-f", "counter_exe_fn", "-f", "counter_lib_fn"])
+    mh.wait_for_file_event(out, "ready", m)
+    mh.send_line(t)
+    mh.wait_for_file_event(out, "call", m, func="counter_lib_fn")
+    m.send_signal(signal.SIGINT)
+    time.sleep(delay_ms / 1000.0)
+    t.kill()
+    assert mh.wait(m, timeout=10) in (0, 137), m.stderr.read()
+    assert "stay mapped" not in m.stderr.read()
+    assert t.wait(timeout=10) == -signal.SIGKILL
