@@ -258,3 +258,14 @@ def test_list_libc_glob(waiting):
     assert r.returncode == 0, r.stderr
     rows = listing(r.stdout + "\n" + r.stderr)
     assert "pthread_mutex_lock" in rows and rows["pthread_mutex_lock"][0] == "libc.so.6", rows
+
+
+def test_list_launch_lists_what_is_loaded_at_entry():
+    """As --help says: -l with a command lists what is loaded at its entry point (libctor,
+    linked), kills the command before main, and so never sees its dlopen (libplugin)."""
+    r = mh.mhookd(["-l", "*_fn", "--", mh.target("loader"), "1", "1"])
+    assert r.returncode == 0, r.stderr
+    libs = {line.split()[0] for line in r.stdout.splitlines() if line.strip()}
+    assert "libctor.so" in libs, r.stdout
+    assert "libplugin.so" not in libs, r.stdout
+    assert "plugin" not in r.stdout.replace("libplugin", "")  # main did not run
