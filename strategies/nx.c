@@ -27,7 +27,7 @@
 #include "tracer/proc.h"
 #include "tracer/remote.h"
 #include "tracer/services.h"
-#include "tracer/sigwatch.h"
+#include "tracer/sigstate.h"
 
 /* personality(2) flag under which PROT_READ implies PROT_EXEC: no page can be guarded. */
 #define NX_READ_IMPLIES_EXEC 0x0400000
@@ -359,6 +359,15 @@ static int nx_prepare(struct session *s, struct hook *h, char *err, size_t errle
 			 "rendezvous breakpoint, which cannot run out of line", h->addr);
 		return -EBUSY;
 	}
+	for (int w = 0; w < 2; w++) {
+		if (s->sigbp[w].armed && (s->sigbp[w].addr & ~(NX_PAGE - 1)) == page) {
+			snprintf(err, errlen, "the page of 0x%" PRIx64 " holds mhookd's watch on "
+				 "%s, which keeps the target's signal handling, and which cannot "
+				 "run out of line (hook it with swbp or hwbp)", h->addr,
+				 s->sigbp[w].func);
+			return -EBUSY;
+		}
+	}
 	for (int i = 0; i < s->nhooks; i++) {
 		const struct hook *o = &s->hooks[i];
 		if (o->prepared && o->ops != &nx_ops && (o->addr & ~(NX_PAGE - 1)) == page) {
@@ -494,7 +503,7 @@ static int nx_on_signal(struct session *s, struct thread *t, int sig, struct arc
 			arch_set_pc(regs, orig);
 			arch_set_regs(t->tid, regs);
 		}
-		sigwatch_note_delivery(s, t, SIGSEGV);
+		sigstate_deliver(s, t, SIGSEGV);
 		return 0;
 	}
 	/* The hot path skips PTRACE_GETSIGINFO: no instruction can run on a page we guard,
@@ -508,10 +517,11 @@ static int nx_on_signal(struct session *s, struct thread *t, int sig, struct arc
 	if ((!direct && si.si_code != SEGV_ACCERR) ||
 	    (fault != pc && !(fault == st->pages[pi].addr && pc < fault &&
 				   fault - pc <= ARCH_MAX_INSN_LEN))) {
-		sigwatch_note_delivery(s, t, SIGSEGV); /* a data fault, or a kill(): the target's */
+		sigstate_deliver(s, t, SIGSEGV); /* a data fault, or a kill(): the target's */
 		return 0;
 	}
-	sigwatch_after_trap(s, t, SIGSEGV);
+	sigstate_take_back(s, t, SIGSEGV);
+	sigstate_forced(t, SIGSEGV);
 	if (!st->pages[pi].guarded) {
 		/* Given back since: a fault taken before that runs in place now. If the page
 		 * is still not executable, it is the target's own doing, and its fault. */

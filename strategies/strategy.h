@@ -7,7 +7,7 @@
  * thread of the target stopped.
  *
  * A strategy reaches the tracer only through its services (tracer/services.h,
- * tracer/remote.h, tracer/sigwatch.h) and the arch_* functions (tracer/arch.h): it never
+ * tracer/remote.h, tracer/sigstate.h) and the arch_* functions (tracer/arch.h): it never
  * calls the stop loop or the output, and holds no encoding of its own.
  */
 #ifndef MHOOK_STRATEGY_H

@@ -211,6 +211,9 @@ static struct hook *slot_owner(struct session *s, uint64_t pc)
 {
 	if (in_slot(&s->rdebug, pc))
 		return &s->rdebug;
+	for (int w = 0; w < 2; w++)
+		if (in_slot(&s->sigbp[w], pc))
+			return &s->sigbp[w];
 	for (int i = 0; i < s->nhooks; i++)
 		if (s->hooks[i].ops == &swbp_ops && in_slot(&s->hooks[i], pc))
 			return &s->hooks[i];
@@ -249,6 +252,9 @@ static int swbp_clean_child(struct session *s, pid_t child)
 	}
 	if (s->rdebug.armed)
 		restore_entry(child, &s->rdebug);
+	for (int w = 0; w < 2; w++)
+		if (s->sigbp[w].armed)
+			restore_entry(child, &s->sigbp[w]);
 	return 0;
 }
 

@@ -62,12 +62,15 @@ def unhooked_ns_per_call():
     return field(run([TARGET, str(n)]).stdout, "loop_ns") / n
 
 
-def hooked_ns_per_call(n, pin, mhookd=MHOOKD, json_calls=False):
-    """Overhead per hooked call; with json_calls every call is reported to a file."""
+def hooked_ns_per_call(n, pin, mhookd=MHOOKD, json_calls=False, sigtrap=None):
+    """Overhead per hooked call; with json_calls every call is reported to a file. sigtrap:
+    the target first ignores, blocks or handles SIGTRAP (bench_target --sigtrap)."""
     with tempfile.NamedTemporaryFile("r", suffix=".json") as rep:
         mode = [] if json_calls else ["-c"]
+        extra = ["--sigtrap=" + sigtrap] if sigtrap else []
         r = run((PIN if pin else []) + [mhookd] + mode + ["--json", "-o", rep.name,
-                                                        "-f", "bench_fn", "--", TARGET, str(n)])
+                                                        "-f", "bench_fn", "--", TARGET, str(n)]
+                + extra)
         ncall = 0
         summaries = []
         for line in rep:
@@ -126,6 +129,13 @@ def main():
             for tag, binary in binaries:
                 add("swbp --json -o FILE (ns)" + tag, pin,
                     hooked_ns_per_call(n_hook, pin, binary, json_calls=True) - base)
+            # What keeping the target's SIGTRAP handling costs (docs/architecture.md):
+            # a mask write per call when it is blocked, a /proc read when it is handled,
+            # two injected rt_sigaction when it is ignored (so fewer calls there).
+            for how, n_how in (("block", n_hook), ("handle", n_hook // 2),
+                               ("ignore", n_hook // 8)):
+                add("swbp -c, SIGTRAP %sd (ns)" % how.rstrip("e"), pin,
+                    hooked_ns_per_call(n_how, pin, sigtrap=how) - base)
     rows = {label: {pin: statistics.median(v) for pin, v in by_pin.items()}
             for label, by_pin in samples.items()}
     # For reference only: a tracer that polls waitpid(WNOHANG) (unpinned, where it matters).

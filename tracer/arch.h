@@ -64,6 +64,8 @@ extern const size_t arch_syscall_len;
 void arch_prepare_syscall(struct arch_regs *regs, uint64_t insn_addr, long nr,
 			  const long args[6]);
 long arch_syscall_result(const struct arch_regs *regs);
+/* The number of the syscall a thread stopped at its syscall instruction is about to make. */
+long arch_syscall_nr(const struct arch_regs *regs);
 
 /* ---- instructions -------------------------------------------------------------------------- */
 

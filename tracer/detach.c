@@ -17,6 +17,7 @@
 #include "tracer/remote.h"
 #include "tracer/services.h"
 #include "tracer/signals.h"
+#include "tracer/sigstate.h"
 
 int detach_evacuate(struct session *s, pid_t tid)
 {
@@ -104,15 +105,22 @@ int session_detach(struct session *s)
 			s->hooks[i].ops->remove(s, &s->hooks[i]);
 	if (s->rdebug.prepared)
 		swbp_ops.remove(s, &s->rdebug);
+	for (int w = 0; w < 2; w++)
+		if (s->sigbp[w].prepared)
+			swbp_ops.remove(s, &s->sigbp[w]);
 
 	/* Stepping out of a slot may see a thread exit, which reorders the thread table:
 	 * walk a snapshot of the tids instead. */
 	int n;
 	pid_t *tids = session_tids(s, &n);
-	for (int i = 0; tids && i < n; i++)
+	for (int i = 0; tids && i < n; i++) {
 		if (detach_evacuate(s, tids[i]) == -EBUSY)
 			tracer_report_error(s, "thread %d is inside out-of-line code; its scratch "
 					    "page stays mapped", (int)tids[i]);
+		struct thread *t = session_thread(s, tids[i]);
+		if (t && t->state == THREAD_STOPPED)
+			sigstate_repair(s, t); /* the steps out of slots are forced traps */
+	}
 	free(tids);
 	kept = s->nscratch ? scratch_release(s) : 0;
 	if (kept && process_lives_on(s))

@@ -12,7 +12,6 @@
 #include "tracer/loop.h"
 #include "tracer/observer.h"
 #include "tracer/proc.h"
-#include "tracer/sigwatch.h"
 
 static struct session **sessions;
 static int nsessions, cap_sessions;
@@ -136,8 +135,9 @@ struct session *follow_fork(struct session *parent, pid_t child, bool execed)
 	for (int i = 0; i < c->nhooks; i++)
 		c->hooks[i].priv = copy_priv(parent->hooks[i].ops, parent->hooks[i].priv);
 	c->rdebug.priv = copy_priv(&swbp_ops, parent->rdebug.priv);
+	for (int w = 0; w < 2; w++)
+		c->sigbp[w].priv = copy_priv(&swbp_ops, parent->sigbp[w].priv);
 	memset(c->strategy_state, 0, sizeof(c->strategy_state));
-	sigwatch_reset(c, true);
 	if (!execed) {
 		const struct strategy_ops *ops;
 		for (unsigned pos = 0; (ops = strategy_next_used(parent, &pos));)

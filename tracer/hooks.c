@@ -25,6 +25,7 @@
 #include "tracer/mem.h"
 #include "tracer/observer.h"
 #include "tracer/services.h"
+#include "tracer/sigstate.h"
 #include "tracer/symbols.h"
 
 bool hooks_hides_exec(void *session, uint64_t start, uint64_t end)
@@ -342,6 +343,88 @@ static void arm_rdebug(struct session *s, struct image *img)
 	s->strategies_used |= 1u << swbp_ops.id;
 }
 
+/* The syscall instruction of the function r names, within its size, or 0. */
+static uint64_t syscall_in(struct session *s, const struct resolved *r)
+{
+	uint8_t code[512];
+	size_t n = r->size && r->size < sizeof(code) ? r->size : sizeof(code);
+
+	if (mem_read(s->pid, r->addr, code, n) < 0)
+		return 0;
+	for (size_t off = 0; off + arch_syscall_len <= n;) {
+		if (!memcmp(code + off, arch_syscall_insn, arch_syscall_len))
+			return r->addr + off;
+		int len = arch_insn_len(code + off, n - off);
+		if (len <= 0)
+			return 0;
+		off += (size_t)len;
+	}
+	return 0;
+}
+
+/* sigstate's watches (sigstate.h): breakpoints on the syscall instructions of the libc
+ * functions every change of a disposition or a mask goes through, armed once libc is
+ * loaded. On the syscall, not the entry: a user's hook on the function keeps its entry,
+ * and the arguments are the kernel's (struct kernel_sigaction, the 64-bit set). */
+static void arm_sigwatches(struct session *s, struct image *img)
+{
+	static const char *const names[2][2] = {
+		[SIGSTATE_SIGACTION] = { "__libc_sigaction", "sigaction" },
+		[SIGSTATE_SIGMASK] = { "pthread_sigmask", "sigprocmask" },
+	};
+
+	for (int w = 0; w < 2; w++) {
+		struct hook *h = &s->sigbp[w];
+		char err[512];
+		if (h->armed)
+			continue;
+		for (int k = 0; k < 2 && !h->armed; k++) {
+			struct spec sp = { .text = (char *)names[w][k], .name = (char *)names[w][k] };
+			struct resolved r;
+			memset(&r, 0, sizeof(r));
+			if (image_resolve(img, &sp, &r, err, sizeof(err)) < 0)
+				continue;
+			uint64_t at = syscall_in(s, &r);
+			if (!at)
+				continue;
+			memset(h, 0, sizeof(*h));
+			fill_hook(h, &r, &sp);
+			h->addr = at;
+			h->spec_index = -1;
+			h->ops = &swbp_ops;
+			if (swbp_ops.prepare(s, h, err, sizeof(err)) < 0 ||
+			    swbp_ops.install(s, h) < 0) {
+				free(h->priv);
+				memset(h, 0, sizeof(*h));
+				continue;
+			}
+			h->prepared = true;
+			s->strategies_used |= 1u << swbp_ops.id;
+		}
+		s->sig_tracked[w] = h->armed;
+	}
+}
+
+bool hooks_sigwatch_trap(struct session *s, struct thread *t, uint64_t pc)
+{
+	for (int w = 0; w < 2; w++) {
+		struct hook *h = &s->sigbp[w];
+		struct arch_regs regs;
+		uint64_t resume;
+		if (!h->armed || pc - arch_bp_pc_adjust != h->addr)
+			continue;
+		if (arch_get_regs(t->tid, &regs) < 0)
+			return true;
+		if (!swbp_internal_trap(s, t, h, &regs, &resume))
+			return false;
+		sigstate_take_back(s, t, SIGTRAP); /* before the call changes the mask */
+		sigstate_on_call(s, t, (enum sigstate_watch)w, &regs);
+		arch_poke_pc(t->tid, resume);
+		return true;
+	}
+	return false;
+}
+
 int hooks_sync(struct session *s)
 {
 	char err[1024];
@@ -363,6 +446,10 @@ int hooks_sync(struct session *s)
 			drop_hook(s, h);
 	}
 	arm_rdebug(s, img);
+	if (s->armed) {
+		sigstate_snapshot(s);
+		arm_sigwatches(s, img);
+	}
 	int *prepared = calloc((size_t)s->nspecs + 1, sizeof(*prepared));
 	int n = 0;
 	if (!prepared) {
@@ -519,6 +606,11 @@ void hooks_forget_all(struct session *s)
 	s->strategies_used = 0;
 	free(s->rdebug.priv);
 	memset(&s->rdebug, 0, sizeof(s->rdebug));
+	for (int w = 0; w < 2; w++) {
+		free(s->sigbp[w].priv);
+		memset(&s->sigbp[w], 0, sizeof(s->sigbp[w]));
+	}
+	sigstate_exec(s);
 	s->r_debug_addr = 0;
 	s->nscratch = 0;
 	s->nholes = 0;

@@ -51,6 +51,10 @@ int hooks_unhook_now(struct session *s, int i);
  */
 bool rdebug_on_trap(struct session *s, struct thread *t, uint64_t pc, bool *changed);
 
+/* A SIGTRAP stop of t at pc: true when it was one of sigstate's watches (the shadow has
+ * read the call, and t resumes from the watch's slot). */
+bool hooks_sigwatch_trap(struct session *s, struct thread *t, uint64_t pc);
+
 /* Forgets every hook, the strategies' states and the rendezvous breakpoint without
  * touching the target: exec replaced the memory they lived in. Every SPEC becomes
  * pending again. */

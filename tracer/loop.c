@@ -30,7 +30,7 @@
 #include "tracer/observer.h"
 #include "tracer/proc.h"
 #include "tracer/services.h"
-#include "tracer/sigwatch.h"
+#include "tracer/sigstate.h"
 #include "tracer/signals.h"
 
 /* A strategy with a tick gets it this often, from a timer signal that also breaks a
@@ -146,8 +146,15 @@ static void on_first_stop(struct session *s, pid_t tid, int status, bool hold)
 				tracer_resume(s, t);
 			return;
 		}
+		/* A fork child starts with the mask of the thread that forked it. */
+		struct thread *known = session_thread(s, tid);
+		uint8_t blocked = known ? known->trap_blocked : 0;
 		session_remove_thread(s, tid);
 		on_new_process(s, tid, status, hold);
+		struct session *c = follow_owner(tid);
+		struct thread *ct = c ? session_thread(c, tid) : NULL;
+		if (ct)
+			ct->trap_blocked = blocked;
 		return;
 	}
 	struct thread *t = session_add_thread(s, tid, s->pid, THREAD_STOPPED);
@@ -216,7 +223,6 @@ static void on_exec(struct session *s, struct thread *t, bool hold)
 		return;
 	}
 	hooks_forget_all(s);
-	sigwatch_reset(s, false);
 	mem_forget(s->pid);
 	/* Only the leader is left (a non-leader that execs takes the leader's id); the
 	 * others' exits are reported or were. */
@@ -290,8 +296,11 @@ static void on_breakpoint(struct session *s, struct thread *t, bool hold)
 		return;
 	}
 	uint64_t stop_pc = arch_pc(&regs);
+	if (hooks_sigwatch_trap(s, t, stop_pc))
+		return;
 	if (rdebug_on_trap(s, t, stop_pc, &changed)) {
-		sigwatch_after_trap(s, t, SIGTRAP);
+		sigstate_take_back(s, t, SIGTRAP);
+		sigstate_forced(t, SIGTRAP);
 		if (changed && !t->shadow)
 			on_objects_changed(s, hold);
 		return;
@@ -300,11 +309,12 @@ static void on_breakpoint(struct session *s, struct thread *t, bool hold)
 		h = ops->on_trap(s, t, &regs, &resume_pc);
 	if (!h) {
 		t->resume_sig = SIGTRAP; /* the target's own: deliver it untouched */
-		sigwatch_note_delivery(s, t, SIGTRAP);
+		sigstate_deliver(s, t, SIGTRAP);
 		deliver_from_original_code(s, t);
 		return;
 	}
-	sigwatch_after_trap(s, t, SIGTRAP);
+	sigstate_take_back(s, t, SIGTRAP);
+	sigstate_forced(t, SIGTRAP);
 	tracer_report_hit(s, t, h, &regs);
 	/* Only a strategy that moves the thread costs a register write; hwbp resumes in
 	 * place, where the entry runs without trapping again. */
@@ -354,6 +364,9 @@ static void on_clone_event(struct session *s, struct thread *t, int event)
 	struct thread *c = session_add_thread(s, (pid_t)msg, child_tgid ? child_tgid : t->tgid,
 					      THREAD_NEW);
 	c->shadow = shadow;
+	t = session_thread(s, tid); /* adding may have moved the thread table */
+	if (t)
+		sigstate_clone(t, c);
 }
 
 void loop_handle(struct session *s, pid_t tid, int status, bool hold)
@@ -414,6 +427,10 @@ void loop_handle(struct session *s, pid_t tid, int status, bool hold)
 			deliver_from_original_code(s, t);
 		}
 		t = session_thread(s, tid); /* a step (leaving a slot) may have moved it */
+		/* What our traps reset is put back before the thread runs target code. */
+		if (t && t->state == THREAD_STOPPED)
+			sigstate_repair(s, t);
+		t = session_thread(s, tid);
 		break;
 	default:
 		break;

@@ -19,6 +19,7 @@
 #include "tracer/observer.h"
 #include "tracer/proc.h"
 #include "tracer/signals.h"
+#include "tracer/sigstate.h"
 
 int tracer_resume(struct session *s, struct thread *t)
 {
@@ -162,6 +163,9 @@ int tracer_step(struct session *s, struct thread *t)
 		return -ESRCH;
 	int rc = step_held(s, t);
 	tracer_release_signals(tid, mask);
+	t = session_thread(s, tid);
+	if (t)
+		sigstate_forced(t, SIGTRAP); /* a single-step is a forced SIGTRAP */
 	return rc;
 }
 

@@ -2,7 +2,7 @@
  * The tracer's services: what a strategy (or the stop loop) may ask of the tracer. Stop
  * every thread, resume them, resume one, single-step one, let one take a signal it has
  * pending, and report a hit, a collateral stop or an error. Injected syscalls and scratch
- * memory are remote.h's; the target's trap-signal handlers are sigwatch.h's.
+ * memory are remote.h's; the target's handling of our traps' signals is sigstate.h's.
  *
  * A service that waits for one thread's stop may see another stop first (another thread's
  * breakpoint, a clone event, an exit): it hands that to the session's dispatch, which

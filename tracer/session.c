@@ -125,6 +125,10 @@ void session_free(struct session *s)
 		free(s->hooks[i].priv);
 	free(s->rdebug.priv);
 	s->rdebug.priv = NULL;
+	for (int w = 0; w < 2; w++) {
+		free(s->sigbp[w].priv);
+		s->sigbp[w].priv = NULL;
+	}
 	free(s->specs);
 	s->specs = NULL;
 	free(s->hooks);

@@ -46,6 +46,8 @@ struct thread {
 				  * (which a child we hold never ends); resumed, it is parked in
 				  * the kernel until the child execs or exits, where no
 				  * PTRACE_INTERRUPT stops it (services.c) */
+	uint8_t trap_blocked;    /* sigstate: it blocks SIGTRAP (bit 0), SIGSEGV (bit 1) */
+	uint8_t forced;          /* sigstate: traps of ours it took since it last ran */
 	uint64_t requeue_mask;   /* signals no mask held back while we stepped it, sent again (tgkill)
 				  * once it is resumed, so none is lost */
 };
@@ -84,13 +86,11 @@ struct scratch_hole {
 	uint64_t size;
 };
 
-/* The target's handler for a signal our traps raise, and the threads that may be running
- * it (tracer/sigwatch.c). */
-struct sigwatch {
-	uint64_t act[4];         /* struct kernel_sigaction: handler, flags, restorer, mask */
-	bool valid;
-	pid_t tids[16];
-	int ntids;
+/* The target's disposition of a signal our traps force (tracer/sigstate.c). */
+struct sigshadow {
+	uint64_t handler;        /* SIG_DFL, SIG_IGN or the handler's address */
+	uint64_t flags;          /* its sa_flags (SA_RESETHAND) */
+	uint64_t restorer, mask; /* the rest of its struct kernel_sigaction */
 };
 
 /* One SPEC as this process serves it. */
@@ -150,7 +150,13 @@ struct session {
 	uint64_t r_debug_addr;   /* the dynamic linker's struct r_debug, once known */
 	bool sync_needed;        /* objects changed while threads were held: sync before
 				  * the threads are resumed */
-	struct sigwatch sigwatch[2]; /* SIGTRAP, SIGSEGV */
+	/* sigstate.c's shadow of the target's SIGTRAP [0] and SIGSEGV [1] handling, and
+	 * the internal breakpoints (swbp) that keep it: [SIGSTATE_SIGACTION] on
+	 * __libc_sigaction's syscall, [SIGSTATE_SIGMASK] on pthread_sigmask's. */
+	struct sigshadow sigshadow[2];
+	bool sig_read;           /* the shadow was read (at the first arming) */
+	bool sig_tracked[2];     /* dispositions [0], masks [1] followed by a watch */
+	struct hook sigbp[2];
 
 	/* The stop loop's handler for a stop that a service waited for without expecting
 	 * it (another thread's breakpoint, a clone event): it records what the stop means

@@ -13,8 +13,13 @@
  * `bench_target N [THREADS] --wait` first prints `ready <pid>`, flushed, and waits for a line
  * on stdin; the loop (and its timing) starts once that line is read. A tracer can then attach
  * and hook before the gate opens (tools/bench_server.py). Without --wait nothing changes.
+ *
+ * `--sigtrap=ignore|block|handle` (before --wait) first ignores SIGTRAP, or blocks it with a
+ * handler installed, or installs a handler: what mhookd's traps must leave as they are, at
+ * a cost per call that tools/bench.py measures.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +36,11 @@ long bench_fn(long x)
 }
 
 static long (*volatile bench_fn_ptr)(long) = bench_fn;
+
+static void on_sigtrap(int sig)
+{
+	(void)sig;
+}
 
 static long long now_ns(void)
 {
@@ -56,6 +66,20 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[argc - 1], "--wait") == 0) {
 		gate = 1;
 		argv[--argc] = NULL;
+	}
+	if (argc >= 2 && strncmp(argv[argc - 1], "--sigtrap=", 10) == 0) {
+		const char *how = argv[--argc] + 10;
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = strcmp(how, "ignore") ? on_sigtrap : SIG_IGN;
+		sigaction(SIGTRAP, &sa, NULL);
+		if (!strcmp(how, "block")) {
+			sigset_t one;
+			sigemptyset(&one);
+			sigaddset(&one, SIGTRAP);
+			sigprocmask(SIG_BLOCK, &one, NULL);
+		}
+		argv[argc] = NULL;
 	}
 	if (argc != 2 && argc != 3) {
 		fprintf(stderr, "usage: bench_target N [THREADS] [--wait]\n");

@@ -95,3 +95,8 @@ long arch_syscall_result(const struct arch_regs *regs)
 {
 	return (long)regs->r.rax;
 }
+
+long arch_syscall_nr(const struct arch_regs *regs)
+{
+	return (long)regs->r.rax;
+}
