@@ -13,6 +13,9 @@ measured in one run, pinned to one CPU and unpinned.
   (its child inherits it), so tracer and tracee share one CPU. Unpinned: the scheduler's
   choice; on these VMs waking the other vCPU costs more than the stop
   (a cross-CPU wake-up is ~70 us here against a ~9 us pinned round trip).
+- SIGTRAP blocked, handled, ignored: the same swbp -c run on a target that first blocks
+  SIGTRAP (with a handler installed), handles it, or ignores it (bench_target --sigtrap):
+  what keeping the target's signal handling costs per hit (docs/architecture.md).
 - --baseline MHOOKD measures a second mhookd too (an older build, say), interleaved with
   the first in the same run, so that the two can be compared: figures of different runs
   cannot.
@@ -132,9 +135,10 @@ def main():
             # What keeping the target's SIGTRAP handling costs (docs/architecture.md):
             # a mask write per call when it is blocked, a /proc read when it is handled,
             # two injected rt_sigaction when it is ignored (so fewer calls there).
-            for how, n_how in (("block", n_hook), ("handle", n_hook // 2),
-                               ("ignore", n_hook // 8)):
-                add("swbp -c, SIGTRAP %sd (ns)" % how.rstrip("e"), pin,
+            for how, label, n_how in (("block", "blocked", n_hook // 8),
+                                      ("handle", "handled", n_hook // 2),
+                                      ("ignore", "ignored", n_hook // 8)):
+                add("swbp -c, SIGTRAP %s (ns)" % label, pin,
                     hooked_ns_per_call(n_how, pin, sigtrap=how) - base)
     rows = {label: {pin: statistics.median(v) for pin, v in by_pin.items()}
             for label, by_pin in samples.items()}
