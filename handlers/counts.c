@@ -184,6 +184,8 @@ static void add_hook(struct row_builder *b, struct session *s, const struct hook
 		r->spec = event_strdup(b->ev, h->spec);
 		r->addr = h->addr;
 		r->has_collateral = h->ops->reports_collateral;
+		if (h->ops->collateral_page)
+			r->page = h->addr & ~(h->ops->collateral_page - 1);
 	}
 	r->calls += c->calls;
 	r->collateral += c->collateral;
@@ -248,6 +250,14 @@ void counts_summary(struct session *main, struct event *ev)
 			else
 				r->nper_pid = 0;
 		}
+	}
+	/* A page's stops are charged to one hook on it (nx's owner); its rows all show the
+	 * page's total. */
+	for (int i = 0; i < ev->summary.nrows; i++) {
+		struct event_row *r = &ev->summary.rows[i];
+		for (int j = 0; r->page && j < ev->summary.nrows; j++)
+			if (ev->summary.rows[j].page == r->page)
+				r->page_collateral += ev->summary.rows[j].collateral;
 	}
 	for (int i = 0; i < b.n; i++)
 		free(b.rows[i].per_pid);

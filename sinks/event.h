@@ -51,6 +51,9 @@ struct event_row {
 	const char *func, *lib, *strategy;
 	const char *spec;        /* for a SPEC never armed */
 	uint64_t addr, calls, collateral;
+	uint64_t page;           /* nx: the page of its entry, on which its collateral stops
+				  * are counted (0 for other strategies) */
+	uint64_t page_collateral; /* every collateral stop on that page, whoever's row */
 	bool armed;              /* false: a SPEC that no hook ever served */
 	bool has_collateral;     /* its strategy counts collateral stops (nx) */
 	struct event_pid_count *per_pid;

@@ -388,6 +388,25 @@ static int parse_per_pid(struct parse *p, struct json_object *o, struct event_ro
 	return 0;
 }
 
+/* nx's "pages": [{"page":"0x...","collateral":N}], the page of the row's entry. */
+static int parse_pages(struct parse *p, struct json_object *o, struct event_row *r)
+{
+	struct json_object *v = member(o, "pages");
+
+	if (!v)
+		return 0;
+	if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) != 1 ||
+	    !json_object_is_type(json_object_array_get_idx(v, 0), json_type_object))
+		return fail(p, "'pages' is not a list of one page");
+	struct json_object *pg = json_object_array_get_idx(v, 0);
+	int rc = get_addr(p, pg, "page", true, &r->page);
+	if (!rc)
+		rc = get_uint(p, pg, "collateral", true, UINT64_MAX, &r->page_collateral);
+	if (!rc && (!r->page || (r->page & 0xfff)))
+		return fail(p, "'page' 0x%" PRIx64 " is not a page address", r->page);
+	return rc;
+}
+
 static int parse_summary(struct parse *p, struct json_object *o)
 {
 	struct event *ev = p->ev;
@@ -405,7 +424,7 @@ static int parse_summary(struct parse *p, struct json_object *o)
 	    (rc = get_addr(p, o, "addr", r->armed, &r->addr)) ||
 	    (rc = get_str(p, o, "spec", false, &r->spec)) ||
 	    (rc = get_uint(p, o, "collateral", false, UINT64_MAX, &r->collateral)) ||
-	    (rc = parse_per_pid(p, o, r)))
+	    (rc = parse_pages(p, o, r)) || (rc = parse_per_pid(p, o, r)))
 		return rc;
 	r->has_collateral = member(o, "collateral") != NULL;
 	/* A SPEC never armed that named no LIB is written with "lib":"" (json.c), and the

@@ -115,6 +115,9 @@ void json_summary_row(FILE *out, pid_t pid, const struct event_row *r, const cha
 	fprintf(out, ",\"calls\":%" PRIu64 ",\"addr\":\"0x%" PRIx64 "\"", r->calls, r->addr);
 	if (r->has_collateral)
 		fprintf(out, ",\"collateral\":%" PRIu64, r->collateral);
+	if (r->page)
+		fprintf(out, ",\"pages\":[{\"page\":\"0x%" PRIx64 "\",\"collateral\":%" PRIu64 "}]",
+			r->page, r->page_collateral);
 	fputs(",\"armed\":true,\"per_pid\":{", out);
 	for (int k = 0; k < r->nper_pid; k++)
 		fprintf(out, "%s\"%d\":%" PRIu64, k ? "," : "", (int)r->per_pid[k].pid,

@@ -96,6 +96,34 @@ static void summary_row(FILE *out, const struct event_row *r, bool coll)
 	fputc('\n', out);
 }
 
+/* nx: a line per guarded page, with its hooks' calls against its collateral stops, which
+ * is what the page costs; swbp is suggested where the stops outnumber calls 10 to 1. */
+static void page_lines(FILE *out, const struct event *ev)
+{
+	const struct event_row *rows = ev->summary.rows;
+
+	for (int i = 0; i < ev->summary.nrows; i++) {
+		bool first = rows[i].page && rows[i].armed;
+		for (int j = 0; first && j < i; j++)
+			first = !(rows[j].armed && rows[j].page == rows[i].page);
+		if (!first)
+			continue;
+		uint64_t calls = 0;
+		for (int j = i; j < ev->summary.nrows; j++)
+			if (rows[j].armed && rows[j].page == rows[i].page)
+				calls += rows[j].calls;
+		fprintf(out, "page 0x%" PRIx64 " in %s: %" PRIu64 " collateral stops for %" PRIu64
+			" calls (", rows[i].page, rows[i].lib, rows[i].page_collateral, calls);
+		for (int j = i, k = 0; j < ev->summary.nrows; j++)
+			if (rows[j].armed && rows[j].page == rows[i].page)
+				fprintf(out, "%s%s", k++ ? ", " : "", rows[j].func);
+		fputs(")\n", out);
+		if (rows[i].page_collateral >= 10 * calls && rows[i].page_collateral)
+			fputs("  the page's other code stops 10 times as often as its hooks are "
+			      "called: swbp (-s swbp) stops only on calls\n", out);
+	}
+}
+
 static void summary(FILE *out, const struct event *ev)
 {
 	bool coll = ev->summary.collateral_column;
@@ -104,6 +132,7 @@ static void summary(FILE *out, const struct event *ev)
 		coll ? "  collateral" : "");
 	for (int i = 0; i < ev->summary.nrows; i++)
 		summary_row(out, &ev->summary.rows[i], coll);
+	page_lines(out, ev);
 }
 
 static int text_emit(struct sink *k, const struct event *ev)

@@ -675,6 +675,7 @@ const struct strategy_ops nx_ops = {
 	.name = "nx",
 	.id = STRATEGY_NX,
 	.reports_collateral = true,
+	.collateral_page = NX_PAGE,
 	.priv_size = sizeof(struct nx_hook),
 	.probe = nx_probe,
 	.prepare = nx_prepare,

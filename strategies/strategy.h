@@ -32,6 +32,7 @@ struct strategy_ops {
 	const char *name;
 	enum strategy_id id;
 	bool reports_collateral; /* summaries carry "collateral" (nx) */
+	uint64_t collateral_page; /* the size of the pages it counts collateral stops on */
 	size_t priv_size;        /* a hook's priv is a plain struct of this size, so a fork
 				  * child's session can copy it (-F) */
 

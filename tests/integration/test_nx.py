@@ -7,6 +7,7 @@ page; every hazard hooked at once."""
 
 import collections
 import os
+import re
 import signal
 
 import pytest
@@ -210,3 +211,42 @@ def test_mdwe_refused(procs):
     mh.assert_restored(before, t.pid)
     mh.send_line(t)
     assert mh.wait(t) == 0
+
+
+def test_collateral_per_page(out):
+    """Collateral stops are counted per page: two hooks on one page (sigkeep's keep_fn and
+    print_state) both name it in "pages", with the page's total, which their own counts
+    add up to."""
+    r = nx(["--json", "-c", "-o", out, "-f", "keep_fn", "-f", "print_state", "--",
+            mh.target("sigkeep"), "ignore", "trap", "20"])
+    assert r.returncode == 0, r.stderr
+    rows = mh.summaries(mh.read_events(out))
+    assert rows["keep_fn"]["calls"] == 20 and rows["print_state"]["calls"] == 2, rows
+    pages = [rows[f]["pages"] for f in ("keep_fn", "print_state")]
+    page = int(rows["keep_fn"]["addr"], 16) & ~0xfff
+    total = rows["keep_fn"]["collateral"] + rows["print_state"]["collateral"]
+    assert total > 0
+    assert pages[0] == pages[1] == [{"page": "0x%x" % page, "collateral": total}], pages
+
+
+def test_collateral_text_lines():
+    """The text summary has a line per page, and says when the page's other code stops
+    ten times as often as its hooks are called, suggesting swbp; bench_target's loop
+    (about one collateral stop per call) gets no such advice."""
+    r = nx(["-c", "-f", "keep_fn", "-f", "print_state", "--", mh.target("sigkeep"),
+            "ignore", "trap", "1"])
+    assert r.returncode == 0, r.stderr
+    lines = [l for l in r.stderr.splitlines() if l.startswith("page ")]
+    assert len(lines) == 1, r.stderr
+    m = re.match(r"^page 0x[0-9a-f]+000 in sigkeep: (\d+) collateral stops for 3 calls "
+                 r"\((keep_fn, print_state|print_state, keep_fn)\)$", lines[0])
+    assert m, lines[0]
+    advice = "  the page's other code stops 10 times as often as its hooks are called: " \
+             "swbp (-s swbp) stops only on calls"
+    assert (advice in r.stderr.splitlines()) == (int(m.group(1)) >= 30), r.stderr
+    assert int(m.group(1)) >= 30, r.stderr  # its whole script runs on the page
+    r = nx(["-c", "-f", "bench_fn", "--", mh.target("bench_target"), "2000"])
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^page 0x[0-9a-f]+ in bench_target: \d+ collateral stops for 2000 "
+                     r"calls \(bench_fn\)$", r.stderr, re.M), r.stderr
+    assert "-s swbp" not in r.stderr

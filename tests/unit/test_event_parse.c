@@ -44,7 +44,7 @@ static struct event_row rows[] = {
 	  .nper_pid = 3 },
 	{ .func = "f", .lib = "libx.so", .strategy = "nx", .spec = "f", .addr = 0x1000,
 	  .calls = 5, .collateral = 1234567, .armed = true, .has_collateral = true,
-	  .per_pid = per_pid1, .nper_pid = 1 },
+	  .page = 0x1000, .page_collateral = 2345678, .per_pid = per_pid1, .nper_pid = 1 },
 	{ .func = "g", .lib = "liby.so", .strategy = "swbp", .spec = "g", .addr = UINT64_MAX,
 	  .calls = UINT64_MAX, .armed = true },
 	{ .func = "plugin_fn", .lib = NULL, .strategy = "swbp", .spec = "plugin_fn+0x4",
@@ -212,6 +212,9 @@ static void same_row(const char *name, const struct event_row *a, const struct e
 	if (a->has_collateral)
 		CHECK(a->collateral == b->collateral, "%s: collateral %" PRIu64, name,
 		      b->collateral);
+	CHECK(a->page == b->page && a->page_collateral == b->page_collateral,
+	      "%s: page 0x%" PRIx64 " with %" PRIu64 " collateral", name, b->page,
+	      b->page_collateral);
 	CHECK(a->nper_pid == b->nper_pid, "%s: nper_pid %d != %d", name, b->nper_pid,
 	      a->nper_pid);
 	for (int k = 0; k < a->nper_pid && k < b->nper_pid; k++)
@@ -486,6 +489,19 @@ static const struct line_case bad_cases[] = {
 	  "\"addr\":\"0x1\",\"armed\":1}", -EINVAL, 0, "'armed' is not true or false" },
 	{ "{\"event\":\"summary\",\"func\":\"f\",\"lib\":\"l\",\"strategy\":\"swbp\",\"calls\":1,"
 	  "\"addr\":\"0x1\",\"per_pid\":[]}", -EINVAL, 0, "'per_pid' is not an object" },
+	/* nx's pages: a list of the one page of the entry, with a page address */
+	{ "{\"event\":\"summary\",\"func\":\"f\",\"lib\":\"l\",\"strategy\":\"nx\",\"calls\":1,"
+	  "\"addr\":\"0x1000\",\"armed\":true,\"pages\":{}}", -EINVAL, 0,
+	  "'pages' is not a list of one page" },
+	{ "{\"event\":\"summary\",\"func\":\"f\",\"lib\":\"l\",\"strategy\":\"nx\",\"calls\":1,"
+	  "\"addr\":\"0x1000\",\"armed\":true,\"pages\":[]}", -EINVAL, 0,
+	  "'pages' is not a list of one page" },
+	{ "{\"event\":\"summary\",\"func\":\"f\",\"lib\":\"l\",\"strategy\":\"nx\",\"calls\":1,"
+	  "\"addr\":\"0x1000\",\"armed\":true,\"pages\":[{\"page\":\"0x1000\"}]}", -EINVAL, 0,
+	  "'collateral' is missing" },
+	{ "{\"event\":\"summary\",\"func\":\"f\",\"lib\":\"l\",\"strategy\":\"nx\",\"calls\":1,"
+	  "\"addr\":\"0x1000\",\"armed\":true,\"pages\":[{\"page\":\"0x1010\",\"collateral\":2}]}",
+	  -EINVAL, 0, "'page' 0x1010 is not a page address" },
 	{ "{\"event\":\"summary\",\"func\":\"f\",\"lib\":\"l\",\"strategy\":\"swbp\",\"calls\":1,"
 	  "\"addr\":\"0x1\",\"per_pid\":{\"x1\":1}}", -EINVAL, 0, "is not a process id" },
 	{ "{\"event\":\"summary\",\"func\":\"f\",\"lib\":\"l\",\"strategy\":\"swbp\",\"calls\":1,"
