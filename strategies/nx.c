@@ -361,10 +361,10 @@ static int nx_prepare(struct session *s, struct hook *h, char *err, size_t errle
 	}
 	for (int w = 0; w < 2; w++) {
 		if (s->sigbp[w].armed && (s->sigbp[w].addr & ~(NX_PAGE - 1)) == page) {
-			snprintf(err, errlen, "the page of 0x%" PRIx64 " holds mhookd's watch on "
-				 "%s, which keeps the target's signal handling, and which cannot "
-				 "run out of line (hook it with swbp or hwbp)", h->addr,
-				 s->sigbp[w].func);
+			snprintf(err, errlen, "the page of 0x%" PRIx64 " holds mhookd's breakpoint "
+				 "in %s, which keeps the target's signal handling intact, and nx "
+				 "cannot guard a page with a breakpoint: hook it with swbp or hwbp",
+				 h->addr, s->sigbp[w].func);
 			return -EBUSY;
 		}
 	}

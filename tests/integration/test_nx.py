@@ -250,3 +250,19 @@ def test_collateral_text_lines():
     assert re.search(r"^page 0x[0-9a-f]+ in bench_target: \d+ collateral stops for 2000 "
                      r"calls \(bench_fn\)$", r.stderr, re.M), r.stderr
     assert "-s swbp" not in r.stderr
+
+
+def test_refuses_page_of_signal_watch(out):
+    """mhookd's breakpoint on pthread_sigmask's syscall keeps the target's signal handling
+    (sigstate): nx cannot guard its page, and says so, naming the way out; swbp hooks the
+    function itself, whose entry is not the syscall, and counts every call."""
+    r = nx(["-c", "-f", "pthread_sigmask", "--", mh.target("sigkeep"), "block", "trap", "1"])
+    assert r.returncode == 2
+    line = mh.assert_error_line(r.stderr)
+    assert "breakpoint in pthread_sigmask" in line and "swbp or hwbp" in line, line
+    r = mh.mhookd(["-s", "swbp", "-c", "--json", "-o", out, "-f", "pthread_sigmask",
+                   "--", mh.target("sigkeep"), "block", "trap", "1"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == mh.run([mh.target("sigkeep"), "block", "trap", "1"]).stdout
+    # sigkeep's own: the block, a query in each of two print_state, the unblock
+    assert mh.counts(mh.read_events(out)) == {"pthread_sigmask": 4}
