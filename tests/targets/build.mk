@@ -10,7 +10,7 @@ TARGET_BINS := $(TARGETS_DIR)/libcounter.so $(TARGETS_DIR)/counter $(TARGETS_DIR
                $(TARGETS_DIR)/forker $(TARGETS_DIR)/churn $(TARGETS_DIR)/loader $(TARGETS_DIR)/libplugin.so \
                $(TARGETS_DIR)/forkn $(TARGETS_DIR)/hazards $(TARGETS_DIR)/bench_target \
                $(TARGETS_DIR)/libcalls $(TARGETS_DIR)/nxtarget $(TARGETS_DIR)/cxxtarget $(TARGETS_DIR)/leaderexit $(TARGETS_DIR)/chatter \
-               $(TARGETS_DIR)/sectarget $(TARGETS_DIR)/rtpong $(TARGETS_DIR)/sigkeep \
+               $(TARGETS_DIR)/sectarget $(TARGETS_DIR)/rtpong $(TARGETS_DIR)/sigkeep $(TARGETS_DIR)/alarmer \
                $(TOOLS_DIR)/ptrace_rtt
 
 .PHONY: targets
@@ -35,6 +35,10 @@ $(TARGETS_DIR)/leaderexit: tests/targets/leaderexit.c tests/targets/build.mk
 $(TARGETS_DIR)/chatter: tests/targets/chatter.c tests/targets/build.mk
 	@mkdir -p $(@D)
 	$(CC) $(TARGET_CFLAGS) -pthread -o $@ $<
+
+$(TARGETS_DIR)/alarmer: tests/targets/alarmer.c tests/targets/build.mk
+	@mkdir -p $(@D)
+	$(CC) $(TARGET_CFLAGS) -o $@ $<
 
 $(TARGETS_DIR)/sigkeep: tests/targets/sigkeep.c tests/targets/build.mk
 	@mkdir -p $(@D)
