@@ -116,6 +116,10 @@ void sigstate_on_call(struct session *s, struct thread *t, enum sigstate_watch w
 	sigstate_repair(s, t);
 	arch_args(regs, args);
 	if (w == SIGSTATE_SIGACTION) {
+		/* A vfork child (posix_spawn's, which resets handlers before its exec) has
+		 * dispositions of its own: the process's shadow is not its. */
+		if (t->shadow)
+			return;
 		int i = index_of((int)args[0]);
 		if (arch_syscall_nr(regs) != SYS_rt_sigaction || i < 0 || !args[1] ||
 		    mem_read(s->pid, args[1], v, sizeof(v)) < 0)
