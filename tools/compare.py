@@ -462,9 +462,10 @@ def main():
     print("unhooked call: %.1f ns; ns/hit: pinned to CPU 0, one thread, hooked minus unhooked, "
           "best of %d runs" % (base, REPEAT))
     load = os.getloadavg()[0]
-    if load > 1.5:
-        print("load average %.1f at the end: other processes competed for the CPUs, so the "
-              "figures are higher than on an idle machine" % load)
+    if load > 0.5:
+        print("warning: load average %.1f at the end: other processes competed for the CPUs, "
+              "so these figures are higher than on an idle machine and not comparable with "
+              "a run on one" % load)
     print()
     print(table(rows))
     print()

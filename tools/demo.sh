@@ -5,9 +5,22 @@
 set -e
 cd "$(dirname "$0")/.."
 M=build/mhookd
+# Prints a command as a shell would read it back, each argument quoted where it needs to
+# be, so that a user can paste it.
+show() {
+	printf '$'
+	for a in "$@"; do
+		case $a in
+		'' | *[!A-Za-z0-9_./:=+,@%-]*)
+			printf " '%s'" "$(printf '%s' "$a" | sed "s/'/'\\\\''/g")" ;;
+		*) printf ' %s' "$a" ;;
+		esac
+	done
+	echo
+}
 run() {
 	echo
-	echo "\$ $*"
+	show "$@"
 	"$@"
 }
 echo "== mhookd starts a program and reports every call (text, on stderr):"

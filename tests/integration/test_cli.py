@@ -464,3 +464,18 @@ def test_several_pids_bad_usage(args, msg):
     r = mh.mhookd(args + ["-f", "x"] if "-l" not in args else args)
     assert r.returncode == 1
     assert msg in mh.assert_error_line(r.stderr)
+
+
+def test_demo_prints_commands_a_user_can_paste():
+    """tools/demo.sh shows each command with its arguments quoted where they need it: read
+    back by sh, the line gives the same arguments."""
+    demo = open(os.path.join(mh.REPO, "tools", "demo.sh")).read()
+    show = demo[demo.index("show() {"):demo.index("run() {")]
+    args = ["build/mhookd", "-c", "-f", "x", "--", "python3", "-c",
+            "import sqlite3; print('hi')", "it's", "", "a b", "$HOME", "*", "plain-1.0:x"]
+    r = mh.run(["sh", "-c", show + '\nshow "$@"', "sh"] + args)
+    assert r.returncode == 0 and r.stdout.startswith("$ "), r
+    line = r.stdout[2:].rstrip("\n")
+    back = mh.run(["sh", "-c", "eval \"set -- $0\"; for a in \"$@\"; do printf '%s\\0' \"$a\"; done",
+                   line])
+    assert back.stdout.split("\0")[:-1] == args, (line, back.stdout)
