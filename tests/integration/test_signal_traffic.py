@@ -102,14 +102,16 @@ def test_handler_running_across_detach(strategy, procs, out):
 # into it, the sigreturn into the interrupted code), and unpinned, a stop that wakes the
 # other CPU costs about 70 us here: the handling outlasts the period, the next SIGALRM is
 # pending at each sigreturn, and the loop never runs again (README, Known limits). Pinned
-# to one CPU, as tracer and target share one, a stop costs a tenth of that.
+# to one CPU, as tracer and target share one, a stop costs a tenth of that. Every strategy
+# runs pinned here, so that the figure does not hang on how busy the machine is (swbp and
+# hwbp, at one stop per signal, also finish unpinned on it).
 @pytest.mark.sanitize
 def test_fast_timer_calls_hooked_function(strategy, out):
     n = 5000
-    pin = ["taskset", "-c", "0"] if strategy == "nx" else []
+    pin = ["taskset", "-c", "0"]
     r = mh.run(pin + [mh.MHOOKD, "-s", strategy, "-c", "--json", "-o", out, "-f", "alarm_fn",
                       "--", mh.target("alarmer"), str(n), "100"], timeout=50)
     assert r.returncode == 0, r.stderr
     m = re.match(r"^main=(\d+) handler=(\d+)\n$", r.stdout)
-    assert m and int(m.group(1)) == n, r.stdout
+    assert m and int(m.group(1)) == n and int(m.group(2)) > 0, r.stdout
     assert mh.counts(mh.read_events(out)) == {"alarm_fn": n + int(m.group(2))}
