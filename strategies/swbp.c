@@ -206,14 +206,12 @@ static bool in_slot(const struct hook *h, uint64_t pc)
 	return sh && pc >= sh->slot && pc < sh->slot + SWBP_SLOT_SIZE;
 }
 
-/* The swbp hook whose slot holds pc; the tracer's internal breakpoint is one too. */
+/* The swbp hook whose slot holds pc; the tracer's internal breakpoints are ones too. */
 static struct hook *slot_owner(struct session *s, uint64_t pc)
 {
-	if (in_slot(&s->rdebug, pc))
-		return &s->rdebug;
-	for (int w = 0; w < 2; w++)
-		if (in_slot(&s->sigbp[w], pc))
-			return &s->sigbp[w];
+	for (int i = 0; i < SESSION_NINTERNAL; i++)
+		if (in_slot(session_internal(s, i), pc))
+			return session_internal(s, i);
 	for (int i = 0; i < s->nhooks; i++)
 		if (s->hooks[i].ops == &swbp_ops && in_slot(&s->hooks[i], pc))
 			return &s->hooks[i];
@@ -250,11 +248,9 @@ static int swbp_clean_child(struct session *s, pid_t child)
 		if (h->armed && h->ops == &swbp_ops)
 			restore_entry(child, h);
 	}
-	if (s->rdebug.armed)
-		restore_entry(child, &s->rdebug);
-	for (int w = 0; w < 2; w++)
-		if (s->sigbp[w].armed)
-			restore_entry(child, &s->sigbp[w]);
+	for (int i = 0; i < SESSION_NINTERNAL; i++)
+		if (session_internal(s, i)->armed)
+			restore_entry(child, session_internal(s, i));
 	return 0;
 }
 

@@ -103,11 +103,9 @@ int session_detach(struct session *s)
 	for (int i = 0; i < s->nhooks; i++)
 		if (s->hooks[i].prepared)
 			s->hooks[i].ops->remove(s, &s->hooks[i]);
-	if (s->rdebug.prepared)
-		swbp_ops.remove(s, &s->rdebug);
-	for (int w = 0; w < 2; w++)
-		if (s->sigbp[w].prepared)
-			swbp_ops.remove(s, &s->sigbp[w]);
+	for (int i = 0; i < SESSION_NINTERNAL; i++)
+		if (session_internal(s, i)->prepared)
+			swbp_ops.remove(s, session_internal(s, i));
 
 	/* Stepping out of a slot may see a thread exit, which reorders the thread table:
 	 * walk a snapshot of the tids instead. */

@@ -134,9 +134,9 @@ struct session *follow_fork(struct session *parent, pid_t child, bool execed)
 	c->specs = copy_array(parent->specs, (size_t)parent->nspecs, sizeof(*c->specs));
 	for (int i = 0; i < c->nhooks; i++)
 		c->hooks[i].priv = copy_priv(parent->hooks[i].ops, parent->hooks[i].priv);
-	c->rdebug.priv = copy_priv(&swbp_ops, parent->rdebug.priv);
-	for (int w = 0; w < 2; w++)
-		c->sigbp[w].priv = copy_priv(&swbp_ops, parent->sigbp[w].priv);
+	for (int i = 0; i < SESSION_NINTERNAL; i++)
+		session_internal(c, i)->priv =
+			copy_priv(&swbp_ops, session_internal(parent, i)->priv);
 	memset(c->strategy_state, 0, sizeof(c->strategy_state));
 	if (!execed) {
 		const struct strategy_ops *ops;

@@ -604,11 +604,9 @@ void hooks_forget_all(struct session *s)
 			ops->free_state(s);
 	}
 	s->strategies_used = 0;
-	free(s->rdebug.priv);
-	memset(&s->rdebug, 0, sizeof(s->rdebug));
-	for (int w = 0; w < 2; w++) {
-		free(s->sigbp[w].priv);
-		memset(&s->sigbp[w], 0, sizeof(s->sigbp[w]));
+	for (int i = 0; i < SESSION_NINTERNAL; i++) {
+		free(session_internal(s, i)->priv);
+		memset(session_internal(s, i), 0, sizeof(struct hook));
 	}
 	sigstate_exec(s);
 	s->r_debug_addr = 0;

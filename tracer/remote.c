@@ -85,7 +85,7 @@ static int settle(struct session *s, struct thread *t)
 		return -ESRCH;
 	t->state = THREAD_RUNNING;
 	for (;;) {
-		if (tracer_wait_tid(t->tid, t->tid == t->tgid && s->nthreads > 1, &status) < 0)
+		if (tracer_wait_tid(s, t->tid, &status) < 0)
 			return -ESRCH;
 		/* Dispatched as any stop during a stop-all: it stays stopped, and an event it
 		 * reports on the way (a signal) is recorded for its resume. */
@@ -163,7 +163,7 @@ static bool seccomp_lets(struct session *s, pid_t tid, uint64_t insn, long nr,
  * when there is one). */
 static int wait_stop(struct session *s, pid_t tid, int *status)
 {
-	if (tracer_wait_tid(tid, s && tid == s->pid && s->nthreads > 1, status) < 0)
+	if (tracer_wait_tid(s, tid, status) < 0)
 		return -ESRCH;
 	if (!WIFSTOPPED(*status)) {
 		if (s)
@@ -197,7 +197,7 @@ static int run_until(struct session *s, pid_t tid, int cmd, int want, uint64_t *
 /* From a syscall-exit stop back to a signal-delivery-stop, with a signal of ours that the
  * thread has not pending (SIGTRAP unless the target holds one blocked): sent with tgkill,
  * it is no forced trap, so nothing of the target's handling of it changes. */
-static int back_to_signal_stop(struct session *s, pid_t tid, uint64_t *requeue)
+static int back_to_signal_stop(struct session *s, pid_t tgid, pid_t tid, uint64_t *requeue)
 {
 	uint64_t pending = 0;
 	int sig = SIGTRAP;
@@ -208,7 +208,7 @@ static int back_to_signal_stop(struct session *s, pid_t tid, uint64_t *requeue)
 			sig = i;
 	uint64_t only = ~(1ULL << (sig - 1));
 	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(only), &only) < 0 ||
-	    syscall(SYS_tgkill, proc_tgid(tid), tid, sig) < 0)
+	    syscall(SYS_tgkill, tgid, tid, sig) < 0)
 		return -ESRCH;
 	return run_until(s, tid, PTRACE_CONT, sig, requeue);
 }
@@ -224,7 +224,7 @@ static int back_to_signal_stop(struct session *s, pid_t tid, uint64_t *requeue)
  * (SI_KERNEL, its siginfo lost), and restarts an interrupted syscall only when it handles
  * a signal on the way out.
  */
-static long run_syscall(struct session *s, pid_t tid, const struct arch_regs *saved,
+static long run_syscall(struct session *s, pid_t tgid, pid_t tid, const struct arch_regs *saved,
 			const struct arch_regs *regs, uint64_t *requeue)
 {
 	struct arch_regs out;
@@ -237,7 +237,7 @@ static long run_syscall(struct session *s, pid_t tid, const struct arch_regs *sa
 	if (run_until(s, tid, PTRACE_SYSCALL, 0, requeue) < 0 ||
 	    run_until(s, tid, PTRACE_SYSCALL, 0, requeue) < 0 || arch_get_regs(tid, &out) < 0)
 		return -ESRCH;
-	if (back_to_signal_stop(s, tid, requeue) < 0)
+	if (back_to_signal_stop(s, tgid, tid, requeue) < 0)
 		return -ESRCH;
 	if (have_si)
 		ptrace(PTRACE_SETSIGINFO, tid, NULL, &si);
@@ -276,7 +276,7 @@ long remote_syscall(struct session *s, struct thread *t, long nr, long a0, long 
 	bool listen = t->listen;
 	t->listen = false;
 	t->state = THREAD_RUNNING;
-	ret = run_syscall(s, tid, &saved, &regs, &requeue);
+	ret = run_syscall(s, t->tgid, tid, &saved, &regs, &requeue);
 	t = session_thread(s, tid);
 	if (!t)
 		return -ESRCH;
@@ -290,7 +290,7 @@ long remote_syscall(struct session *s, struct thread *t, long nr, long a0, long 
 
 /* The same for a stopped process that is not one of the session's threads (a fork child
  * at its first stop, which shares our layout, so the syscall instruction at insn is valid
- * in it too). */
+ * in it too; its only thread, so tid is its process id). */
 long remote_syscall_pid(pid_t tid, uint64_t insn, long nr, long a0, long a1, long a2,
 			long a3, long a4, long a5)
 {
@@ -307,10 +307,10 @@ long remote_syscall_pid(pid_t tid, uint64_t insn, long nr, long a0, long a1, lon
 		return -ESRCH;
 	regs = saved;
 	arch_prepare_syscall(&regs, insn, nr, args);
-	ret = run_syscall(NULL, tid, &saved, &regs, &requeue);
+	ret = run_syscall(NULL, tid, tid, &saved, &regs, &requeue);
 	for (int sig = 1; sig <= 64; sig++)
 		if (requeue & (1ULL << (sig - 1)))
-			syscall(SYS_tgkill, proc_tgid(tid), tid, sig);
+			syscall(SYS_tgkill, tid, tid, sig);
 	return ret;
 }
 

@@ -63,8 +63,11 @@ void tracer_resume_all(struct session *s)
 		tracer_resume(s, &s->threads[i]);
 }
 
-int tracer_wait_tid(pid_t tid, bool leader, int *status)
+int tracer_wait_tid(struct session *s, pid_t tid, int *status)
 {
+	const struct thread *t = s && s->nthreads > 1 ? session_thread(s, tid) : NULL;
+	bool leader = t && t->tgid == tid;
+
 	for (;;) {
 		pid_t r = waitpid(tid, status, __WALL | (leader ? WNOHANG : 0));
 		if (r == tid) {
@@ -85,7 +88,7 @@ int tracer_wait_tid(pid_t tid, bool leader, int *status)
 /* Waits for the next stop of t alone. 0, or -ESRCH when t is not ours any more. */
 static int wait_for_thread(struct session *s, struct thread *t, int *status)
 {
-	if (tracer_wait_tid(t->tid, t->tid == t->tgid && s->nthreads > 1, status) == 0)
+	if (tracer_wait_tid(s, t->tid, status) == 0)
 		return 0;
 	t->exiting = true;
 	return -ESRCH;

@@ -38,11 +38,11 @@ int tracer_resume(struct session *s, struct thread *t);
 void tracer_requeue_signals(struct thread *t);
 
 /* Waits for tid's next stop or its exit: 0, or -ESRCH when it is not ours any more. A
- * leader (of a process with other threads) whose process was killed is never reported
- * while its other threads wait to be reaped, which only the stop loop's waitpid does; a
- * wait on it alone would never end, so for a leader it ends with -ESRCH once the leader
- * is a zombie. */
-int tracer_wait_tid(pid_t tid, bool leader, int *status);
+ * leader (of a process with other threads in s) whose process was killed is never
+ * reported while its other threads wait to be reaped, which only the stop loop's waitpid
+ * does; a wait on it alone would never end, so for a leader it ends with -ESRCH once the
+ * leader is a zombie. s may be NULL (a process of no session: a single thread). */
+int tracer_wait_tid(struct session *s, pid_t tid, int *status);
 
 /* Whether tid's signal-delivery-stop of sig is a fault its instruction raised (a page
  * fault, an illegal instruction): running that instruction again raises it again, so a

@@ -119,15 +119,18 @@ struct hook *session_hook_at(struct session *s, uint64_t addr)
 	return i >= 0 ? &s->hooks[i] : NULL;
 }
 
+struct hook *session_internal(struct session *s, int i)
+{
+	return i == 0 ? &s->rdebug : &s->sigbp[i - 1];
+}
+
 void session_free(struct session *s)
 {
 	for (int i = 0; i < s->nhooks; i++)
 		free(s->hooks[i].priv);
-	free(s->rdebug.priv);
-	s->rdebug.priv = NULL;
-	for (int w = 0; w < 2; w++) {
-		free(s->sigbp[w].priv);
-		s->sigbp[w].priv = NULL;
+	for (int i = 0; i < SESSION_NINTERNAL; i++) {
+		free(session_internal(s, i)->priv);
+		session_internal(s, i)->priv = NULL;
 	}
 	free(s->specs);
 	s->specs = NULL;

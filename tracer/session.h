@@ -171,6 +171,11 @@ struct session {
  * states: see loop_free_session). */
 void session_free(struct session *s);
 
+/* The tracer's internal breakpoints, all swbp, i below SESSION_NINTERNAL: the rendezvous
+ * (0), then sigstate's two watches. */
+#define SESSION_NINTERNAL 3
+struct hook *session_internal(struct session *s, int i);
+
 /* --- threads ------------------------------------------------------------------------ */
 struct thread *session_thread(struct session *s, pid_t tid);
 struct thread *session_add_thread(struct session *s, pid_t tid, pid_t tgid,

@@ -37,15 +37,28 @@ static uint64_t bit_of(int sig)
 	return 1ULL << (sig - 1);
 }
 
-/* struct kernel_sigaction through t: handler, flags, restorer, mask. */
-static int get_action(struct session *s, struct thread *t, int sig, uint64_t act[4])
+/* A mask's bits for the two signals, as thread.trap_blocked holds them. */
+static uint8_t trap_bits(uint64_t mask)
+{
+	return (uint8_t)(((mask & bit_of(SIGTRAP)) ? 1 : 0) | ((mask & bit_of(SIGSEGV)) ? 2 : 0));
+}
+
+/* Room for size bytes of an injected syscall's argument below stopped t's red zone, or 0. */
+static uint64_t arg_room(const struct thread *t, size_t size)
 {
 	struct arch_regs regs;
 
 	if (arch_get_regs(t->tid, &regs) < 0)
-		return -1;
-	uint64_t buf = (arch_sp(&regs) - ARCH_RED_ZONE - 4 * sizeof(uint64_t)) & ~15ULL;
-	if (remote_syscall(s, t, SYS_rt_sigaction, sig, 0, (long)buf, KERNEL_SIGSET_SIZE, 0, 0) <
+		return 0;
+	return (arch_sp(&regs) - ARCH_RED_ZONE - size) & ~15ULL;
+}
+
+/* struct kernel_sigaction through t: handler, flags, restorer, mask. */
+static int get_action(struct session *s, struct thread *t, int sig, uint64_t act[4])
+{
+	uint64_t buf = arg_room(t, 4 * sizeof(uint64_t));
+
+	if (!buf || remote_syscall(s, t, SYS_rt_sigaction, sig, 0, (long)buf, KERNEL_SIGSET_SIZE, 0, 0) <
 		    0 ||
 	    mem_read(s->pid, buf, act, 4 * sizeof(uint64_t)) < 0)
 		return -1;
@@ -56,12 +69,9 @@ static int get_action(struct session *s, struct thread *t, int sig, uint64_t act
 static void put_action(struct session *s, struct thread *t, int sig, const struct sigshadow *sh)
 {
 	const uint64_t act[4] = { sh->handler, sh->flags, sh->restorer, sh->mask };
-	struct arch_regs regs;
+	uint64_t buf = arg_room(t, sizeof(act));
 
-	if (arch_get_regs(t->tid, &regs) < 0)
-		return;
-	uint64_t buf = (arch_sp(&regs) - ARCH_RED_ZONE - sizeof(act)) & ~15ULL;
-	if (mem_write(s->pid, buf, act, sizeof(act)) < 0 ||
+	if (!buf || mem_write(s->pid, buf, act, sizeof(act)) < 0 ||
 	    remote_syscall(s, t, SYS_rt_sigaction, sig, (long)buf, 0, KERNEL_SIGSET_SIZE, 0, 0) < 0)
 		return;
 	debug_log(1, "sigstate: signal %d's handler 0x%llx put back through tid %d", sig,
@@ -98,8 +108,7 @@ void sigstate_snapshot(struct session *s)
 		if (u->state != THREAD_STOPPED ||
 		    ptrace(PTRACE_GETSIGMASK, u->tid, (void *)sizeof(mask), &mask) < 0)
 			continue;
-		u->trap_blocked = (uint8_t)(((mask & bit_of(SIGTRAP)) ? 1 : 0) |
-					    ((mask & bit_of(SIGSEGV)) ? 2 : 0));
+		u->trap_blocked = trap_bits(mask);
 	}
 	s->sig_read = true;
 }
@@ -130,8 +139,7 @@ void sigstate_on_call(struct session *s, struct thread *t, enum sigstate_watch w
 	if (arch_syscall_nr(regs) != SYS_rt_sigprocmask || !args[1] ||
 	    mem_read(s->pid, args[1], v, sizeof(v[0])) < 0)
 		return;
-	uint8_t set = (uint8_t)(((v[0] & bit_of(SIGTRAP)) ? 1 : 0) |
-				((v[0] & bit_of(SIGSEGV)) ? 2 : 0));
+	uint8_t set = trap_bits(v[0]);
 	switch ((int)args[0]) {
 	case SIG_BLOCK:
 		t->trap_blocked |= set;
@@ -149,18 +157,17 @@ void sigstate_on_call(struct session *s, struct thread *t, enum sigstate_watch w
 
 void sigstate_take_back(struct session *s, struct thread *t, int sig)
 {
-	struct arch_regs regs;
 	siginfo_t si = { 0 };
 	int i = index_of(sig);
+	uint64_t buf;
 
 	if (i < 0 || !(t->trap_blocked & (1u << i)) ||
 	    ptrace(PTRACE_GETSIGINFO, t->tid, NULL, &si) < 0 || si.si_code > 0 ||
-	    arch_get_regs(t->tid, &regs) < 0)
+	    !(buf = arg_room(t, sizeof(si))))
 		return;
 	/* Sent by the target (raise, kill, sigqueue) and pending while blocked: our trap
 	 * merged into it. Queued again from the thread itself, which may forge any siginfo
 	 * for itself, so it is pending as before, siginfo and all. */
-	uint64_t buf = (arch_sp(&regs) - ARCH_RED_ZONE - sizeof(si)) & ~15ULL;
 	if (mem_write(s->pid, buf, &si, sizeof(si)) == 0)
 		remote_syscall(s, t, SYS_rt_tgsigqueueinfo, t->tgid, t->tid, sig, (long)buf, 0, 0);
 }
