@@ -11,6 +11,7 @@ static const struct strategy_ops *const all_strategies[STRATEGY_COUNT] = {
 	[STRATEGY_SWBP] = &swbp_ops,
 	[STRATEGY_HWBP] = &hwbp_ops,
 	[STRATEGY_NX] = &nx_ops,
+	[STRATEGY_STEP] = &step_ops,
 };
 
 _Static_assert(STRATEGY_COUNT <= SESSION_MAX_STRATEGIES,

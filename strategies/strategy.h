@@ -25,6 +25,7 @@ enum strategy_id {
 	STRATEGY_SWBP,
 	STRATEGY_HWBP,
 	STRATEGY_NX,
+	STRATEGY_STEP,
 	STRATEGY_COUNT,
 };
 
@@ -95,6 +96,11 @@ struct strategy_ops {
 	int (*fork_state)(struct session *parent, struct session *child);
 	void (*free_state)(struct session *s);
 
+	/* Optional. Called with every thread stopped, just before they are resumed
+	 * together: step single-steps here the threads its hits left at an entry
+	 * (thread.step_over). */
+	void (*settle)(struct session *s);
+
 	/* Optional. Whether [start, end) holds a page that this strategy made
 	 * non-executable: whoever reads /proc/PID/maps to find code must still see it as
 	 * code. */
@@ -104,6 +110,7 @@ struct strategy_ops {
 extern const struct strategy_ops swbp_ops;
 extern const struct strategy_ops hwbp_ops;
 extern const struct strategy_ops nx_ops;
+extern const struct strategy_ops step_ops;
 
 /* The tracer's own breakpoints (the dynamic linker's rendezvous) use swbp whatever the
  * strategy. If t's SIGTRAP stop (regs read) is h's breakpoint, returns true and sets

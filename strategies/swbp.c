@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 
+#include "strategies/bp.h"
 #include "strategies/strategy.h"
 #include "tracer/mem.h"
 #include "tracer/remote.h"
@@ -31,34 +32,10 @@ struct swbp_hook {
 	struct reloc_result rr;
 };
 
-/* Reads up to max bytes at addr, fewer when the mapping ends sooner. */
-static size_t read_code(pid_t pid, uint64_t addr, uint8_t *buf, size_t max)
-{
-	while (max > 0) {
-		if (mem_read(pid, addr, buf, max) == 0)
-			return max;
-		/* The tail may be in an unmapped page: retry up to the page end. */
-		uint64_t page_end = (addr | 4095) + 1;
-		size_t n = (size_t)(page_end - addr);
-		if (n >= max)
-			return 0;
-		max = n;
-	}
-	return 0;
-}
-
-static int swbp_probe(struct session *s, char *err, size_t errlen)
-{
-	(void)s;
-	(void)err;
-	(void)errlen;
-	return 0;
-}
-
 static int swbp_prepare(struct session *s, struct hook *h, char *err, size_t errlen)
 {
 	uint8_t code[SWBP_READ_MAX], out[SWBP_SLOT_SIZE];
-	size_t n = read_code(s->pid, h->addr, code, sizeof(code));
+	size_t n = bp_read_code(s->pid, h->addr, code, sizeof(code));
 	struct swbp_hook *sh;
 	int rc;
 
@@ -67,11 +44,8 @@ static int swbp_prepare(struct session *s, struct hook *h, char *err, size_t err
 			 (int)s->pid);
 		return -EFAULT;
 	}
-	if (!memcmp(code, arch_bp_insn, arch_bp_len)) {
-		snprintf(err, errlen, "0x%" PRIx64 " already holds a breakpoint instruction "
-			 "(padding, or another debugger's breakpoint)", h->addr);
-		return -EBUSY;
-	}
+	if ((rc = bp_check_free(h, code, err, errlen)) < 0)
+		return rc;
 	sh = calloc(1, sizeof(*sh));
 	if (!sh)
 		return -ENOMEM;
@@ -106,46 +80,6 @@ static void swbp_unprepare(struct session *s, struct hook *h)
 
 	if (sh)
 		scratch_free(s, sh->slot, SWBP_SLOT_SIZE);
-}
-
-static int swbp_install(struct session *s, struct hook *h)
-{
-	uint8_t cur[sizeof(h->orig)];
-	int rc;
-
-	if (h->armed)
-		return 0;
-	rc = mem_read(s->pid, h->addr, cur, h->orig_len);
-	if (rc < 0)
-		return rc;
-	if (memcmp(cur, h->orig, h->orig_len))
-		return -EAGAIN; /* the code changed since prepare */
-	rc = mem_write(s->pid, h->addr, arch_bp_insn, arch_bp_len);
-	if (rc == 0)
-		h->armed = true;
-	return rc;
-}
-
-/* Puts h's original bytes back in pid, but only over our own breakpoint: the target may
- * have rewritten its code meanwhile. */
-static int restore_entry(pid_t pid, const struct hook *h)
-{
-	uint8_t cur[sizeof(h->orig)];
-	int rc = mem_read(pid, h->addr, cur, arch_bp_len);
-
-	if (rc < 0)
-		return rc;
-	if (memcmp(cur, arch_bp_insn, arch_bp_len))
-		return 0;
-	return mem_write(pid, h->addr, h->orig, h->orig_len);
-}
-
-static int swbp_remove(struct session *s, struct hook *h)
-{
-	if (!h->armed)
-		return 0;
-	h->armed = false;
-	return restore_entry(s->pid, h);
 }
 
 /* Tells our breakpoint from the target's own SIGTRAP when the PC alone cannot: only when
@@ -243,14 +177,10 @@ static int swbp_evacuate(struct session *s, struct thread *t)
 
 static int swbp_clean_child(struct session *s, pid_t child)
 {
-	for (int i = 0; i < s->nhooks; i++) {
-		struct hook *h = &s->hooks[i];
-		if (h->armed && h->ops == &swbp_ops)
-			restore_entry(child, h);
-	}
+	bp_clean_child(s, child, &swbp_ops);
 	for (int i = 0; i < SESSION_NINTERNAL; i++)
 		if (session_internal(s, i)->armed)
-			restore_entry(child, session_internal(s, i));
+			bp_restore(child, session_internal(s, i));
 	return 0;
 }
 
@@ -258,11 +188,11 @@ const struct strategy_ops swbp_ops = {
 	.name = "swbp",
 	.id = STRATEGY_SWBP,
 	.priv_size = sizeof(struct swbp_hook),
-	.probe = swbp_probe,
+	.probe = bp_probe,
 	.prepare = swbp_prepare,
 	.unprepare = swbp_unprepare,
-	.install = swbp_install,
-	.remove = swbp_remove,
+	.install = bp_install,
+	.remove = bp_remove,
 	.on_trap = swbp_on_trap,
 	.evacuate = swbp_evacuate,
 	.clean_child = swbp_clean_child,

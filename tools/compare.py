@@ -54,6 +54,7 @@ STRATEGIES = [
     ("swbp", "int3 at the entry, displaced instruction run out of line"),
     ("hwbp", "x86 debug register (DR0-DR3), resume with RF"),
     ("nx", "code page made non-executable, faults run out of line"),
+    ("step", "int3 at the entry, byte put back and single-stepped"),
 ]
 THREADS = 2
 REPEAT = 3  # each cost is the best of this many runs: other processes only ever add time
@@ -172,6 +173,8 @@ def measure_strategy(strategy, mechanism, base, secs, tmp):
     if strategy == "nx":
         row.stops = (row.seen1 + coll) / row.seen1 if coll is not None and row.seen1 else \
             "? (no collateral in summary)"
+    elif strategy == "step":
+        row.stops = "2"  # the int3 and the single-step, by design
     else:
         row.stops = "1"
     n2 = max(1000, n // 2)
@@ -470,13 +473,16 @@ def main():
     print(table(rows))
     print()
     by = {r.name: r for r in rows}
-    sw, hw, nx = (by.get("mhookd -s " + s) for s in ("swbp", "hwbp", "nx"))
+    sw, hw, nx, st = (by.get("mhookd -s " + s) for s in ("swbp", "hwbp", "nx", "step"))
     if sw and sw.ns and rtt.get("int3"):
         print("swbp / bare int3 round trip: %.2f" % (sw.ns / rtt["int3"]))
     if hw and hw.ns and rtt.get("hwbp"):
         print("hwbp / bare hw-breakpoint round trip: %.2f (goal <= 1.2)" % (hw.ns / rtt["hwbp"]))
     if nx and nx.ns and sw and sw.ns:
         print("nx / swbp: %.2f (goal <= 3)" % (nx.ns / sw.ns))
+    if st and st.ns and sw and sw.ns:
+        print("step / swbp: %.2f (the seed's re-arm against out-of-line execution)"
+              % (st.ns / sw.ns))
     for r in rows:
         for seen, exp, what in ((r.seen1, r.exp1, "1 thread"), (r.seen2, r.exp2,
                                                                    "%d threads" % THREADS)):

@@ -85,6 +85,10 @@ void loop_resume_all(struct session *s)
 			s->ready_sent = true;
 		}
 	}
+	const struct strategy_ops *ops;
+	for (unsigned pos = 0; (ops = strategy_next_used(s, &pos));)
+		if (ops->settle)
+			ops->settle(s);
 	tracer_resume_all(s);
 }
 
@@ -277,10 +281,16 @@ static void deliver_from_original_code(struct session *s, struct thread *t)
 	if (!s->armed || arch_get_regs(tid, &before) < 0 || detach_evacuate(s, tid) < 0 ||
 	    !moved_onto_entry(s, tid, &before))
 		return;
+	/* A fault of the copy of the entry (its first instruction loads through a bad
+	 * pointer): that instruction did not run, and when the handler returns it runs the
+	 * entry again, a call again, as unhooked. */
 	t = session_thread(s, tid);
-	if (!t || arch_set_regs(tid, &before) < 0 || tracer_step(s, t) < 0)
+	if (!t || tracer_is_fault(tid, t->resume_sig) || arch_set_regs(tid, &before) < 0)
 		return;
-	detach_evacuate(s, tid);
+	int rc = tracer_step(s, t);
+	if (rc < 0 && rc != -EFAULT)
+		return;
+	detach_evacuate(s, tid); /* a step that faulted stays on the copy: to the entry */
 }
 
 static void on_breakpoint(struct session *s, struct thread *t, bool hold)
@@ -435,8 +445,14 @@ void loop_handle(struct session *s, pid_t tid, int status, bool hold)
 	default:
 		break;
 	}
-	if (!hold && t)
+	if (!hold && t && t->step_over) {
+		/* Its step needs every other thread stopped (strategies/step.c). */
+		if (s->nthreads > 1)
+			tracer_stop_all(s);
+		loop_resume_all(s);
+	} else if (!hold && t) {
 		tracer_resume(s, t);
+	}
 }
 
 /* ---- commands from other threads ------------------------------------------------------ */

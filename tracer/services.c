@@ -127,6 +127,24 @@ static void defer_signal(struct thread *t, int status)
 	t->requeue_mask |= 1ULL << (WSTOPSIG(status) - 1);
 }
 
+/* The signals an instruction raises itself. A single-step may run one that faults, and
+ * the kernel's forced fault on a blocked signal would reset the target's handler. */
+#define FAULT_SIGNALS ((1ULL << (SIGSEGV - 1)) | (1ULL << (SIGBUS - 1)) | \
+		       (1ULL << (SIGILL - 1)) | (1ULL << (SIGFPE - 1)))
+
+/* tracer_hold_signals, leaving the signals of unblocked unblocked and those of as_is as
+ * the thread has them. */
+static int hold_all_but(pid_t tid, uint64_t unblocked, uint64_t as_is, uint64_t *saved)
+{
+	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(*saved), saved) < 0)
+		return -errno;
+	uint64_t all = (~unblocked & ~as_is) | (*saved & as_is);
+
+	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(all), &all) < 0)
+		return -errno;
+	return 0;
+}
+
 /*
  * While mhookd runs a thread for its own ends (a step into an injected syscall, a pending
  * trap taken), every signal but the one it waits for is blocked in it. None is dequeued
@@ -141,13 +159,7 @@ static void defer_signal(struct thread *t, int status)
  */
 int tracer_hold_signals(pid_t tid, int wanted, uint64_t *saved)
 {
-	uint64_t all = wanted ? ~0ULL & ~(1ULL << (wanted - 1)) : ~0ULL;
-
-	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(*saved), saved) < 0)
-		return -errno;
-	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(all), &all) < 0)
-		return -errno;
-	return 0;
+	return hold_all_but(tid, wanted ? 1ULL << (wanted - 1) : 0, 0, saved);
 }
 
 void tracer_release_signals(pid_t tid, uint64_t saved)
@@ -162,7 +174,7 @@ int tracer_step(struct session *s, struct thread *t)
 	uint64_t mask;
 	pid_t tid = t->tid;
 
-	if (tracer_hold_signals(tid, SIGTRAP, &mask) < 0)
+	if (hold_all_but(tid, 1ULL << (SIGTRAP - 1), FAULT_SIGNALS, &mask) < 0)
 		return -ESRCH;
 	int rc = step_held(s, t);
 	tracer_release_signals(tid, mask);
@@ -197,6 +209,16 @@ static int step_held(struct session *s, struct thread *t)
 			if (have_saved)
 				ptrace(PTRACE_SETSIGINFO, tid, NULL, &saved);
 			return 0;
+		}
+		if (WIFSTOPPED(status) && (status >> 16) == 0 &&
+		    tracer_is_fault(tid, WSTOPSIG(status))) {
+			/* The instruction faults: stepping it again would fault again, for
+			 * ever. The thread stays at it, with the fault to take; a signal it
+			 * was to take first is sent again after it. */
+			if (t->resume_sig && t->resume_sig != WSTOPSIG(status))
+				t->requeue_mask |= 1ULL << (t->resume_sig - 1);
+			t->resume_sig = WSTOPSIG(status);
+			return -EFAULT;
 		}
 		defer_signal(t, status);
 		if (ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0)

@@ -57,9 +57,10 @@ int tracer_hold_signals(pid_t tid, int wanted, uint64_t *saved);
 /* Gives tid back the mask tracer_hold_signals kept. */
 void tracer_release_signals(pid_t tid, uint64_t saved);
 
-/* Single-steps stopped thread t once, with its signals held. A fault, or a signal that
- * could not be held, seen meanwhile is kept for later (requeue_mask). Returns 0, or
- * -ESRCH when t is gone. */
+/* Single-steps stopped thread t once, with its signals held. A signal that could not be
+ * held, seen meanwhile, is kept for later (requeue_mask). Returns 0, -ESRCH when t is
+ * gone, or -EFAULT when the instruction faulted: t stays stopped before it, with the
+ * fault in t->resume_sig (sent when it is resumed, as the kernel would have). */
 int tracer_step(struct session *s, struct thread *t);
 
 /* Lets stopped thread t take sig, which it has pending (a trap raised just before it was

@@ -48,6 +48,9 @@ struct thread {
 				  * PTRACE_INTERRUPT stops it (services.c) */
 	uint8_t trap_blocked;    /* sigstate: it blocks SIGTRAP (bit 0), SIGSEGV (bit 1) */
 	uint8_t forced;          /* sigstate: traps of ours it took since it last ran */
+	uint64_t step_over;      /* -s step: the entry its hit left it at, to be single-stepped
+				  * over the original instruction with every other thread
+				  * stopped before it runs (strategies/step.c); 0 if none */
 	uint64_t requeue_mask;   /* signals no mask held back while we stepped it, sent again (tgkill)
 				  * once it is resumed, so none is lost */
 };

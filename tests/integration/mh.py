@@ -23,7 +23,7 @@ WAIT = 30  # seconds: the longest any single step may take
 
 # Every strategy that the integration tests run (conftest.py's
 # `strategy` fixture). One that this mhookd does not know yet makes its tests skip.
-STRATEGIES = ["swbp", "hwbp", "nx"]
+STRATEGIES = ["swbp", "hwbp", "nx", "step"]
 HWBP_SLOTS = 4  # x86 DR0-DR3
 
 

@@ -848,7 +848,7 @@ def test_bad_requests(procs, tmp_path):
     expect_error("not_found", c.unhook, tg.pid, EXE_FN)  # the owner's, not c's
     expect_error("not_found", c.unhook, tg.pid, LIB_FN)
     # another strategy on the owner's hook, by its SPEC or by another name of its code
-    for strategy in [s for s in ("hwbp", "nx") if s in c.hello["strategies"]]:
+    for strategy in [s for s in ("hwbp", "nx", "step") if s in c.hello["strategies"]]:
         reply = expect_error("busy", c.hook, tg.pid, EXE_FN, strategy=strategy)
         assert "swbp" in reply["error"], reply
         reply = expect_error("busy", c.hook, tg.pid, "counter:" + EXE_FN, strategy=strategy)

@@ -228,3 +228,20 @@ def test_launch_passes_on_what_it_inherited(tmp_path, out):
     assert hooked.stdout == plain.stdout
     assert log.read_text() == "through\nthrough\n"
     assert mh.counts(mh.read_events(out)) == {"getppid": 1}
+
+
+@pytest.mark.sanitize
+def test_fault_at_hooked_entry_reaches_handler(strategy, out):
+    """sig_load's first instruction loads through its argument, NULL here: the fault comes
+    from the hooked entry itself, run out of line (swbp), single-stepped (step), from the
+    code cache (nx) or in place (hwbp). Each one must reach the target's SIGSEGV handler
+    with the handler intact, and count as one call. Before, swbp and step stepped the
+    faulting copy again with SIGSEGV blocked, and the kernel killed the target."""
+    k = 40
+    plain = mh.run(sigtarget(3, "--segv", k))
+    assert plain.returncode == 0 and "segv_handler=%d\n" % k in plain.stdout
+    r = mh.mhookd(["-s", strategy, "-c", "--json", "-o", out, "-f", "sig_load", "--"]
+                  + sigtarget(3, "--segv", k))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == plain.stdout
+    assert mh.counts(mh.read_events(out)) == {"sig_load": k}

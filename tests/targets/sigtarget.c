@@ -10,6 +10,10 @@
  *              there happens with SIGTRAP blocked, and the kernel then resets the
  *              target's SIGTRAP handler to SIG_DFL (force_sig on a blocked signal), unless
  *              the tracer undoes that; so the following raise(SIGTRAP) kills the target.
+ * --segv K:    calls sig_load(NULL) K times; its first instruction is the load, so the
+ *              fault comes from the hooked entry itself (from the out-of-line copy, the
+ *              single-step, or the code cache). A SIGSEGV handler siglongjmps back;
+ *              prints `segv_handler=<runs>` after the other lines.
  * --storm K:   a second thread sends SIGUSR1 to the main thread K times while the main thread
  *              is calling sig_fn, waiting each time until the handler has run, so exactly K
  *              handler runs happen (no signals are merged).
@@ -18,6 +22,7 @@
  * `usr1_handler=<runs>`.
  */
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -59,6 +64,43 @@ static void on_usr1(int sig)
 	sig_fn_ptr(2000);
 }
 
+long sig_load(const long *p);
+#ifdef __x86_64__
+/* In assembly so that the load is the first instruction whatever the compiler flags. */
+__asm__(".text\n.globl sig_load\n.type sig_load, @function\n.p2align 4\n"
+	"sig_load:\n\tmov (%rdi), %rax\n\tret\n.size sig_load, .-sig_load\n");
+#else
+__attribute__((noinline, used))
+long sig_load(const long *p)
+{
+	return *(const long volatile *)p;
+}
+#endif
+
+static long (*volatile sig_load_ptr)(const long *) = sig_load;
+static sigjmp_buf segv_env;
+static volatile sig_atomic_t segv_runs;
+
+static void on_segv(int sig)
+{
+	(void)sig;
+	segv_runs++;
+	siglongjmp(segv_env, 1);
+}
+
+/* Each call faults at its first instruction; the handler must see every fault. */
+static void segv_calls(long k)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_segv;
+	sigaction(SIGSEGV, &sa, NULL);
+	for (volatile long i = 0; i < k; i++)
+		if (!sigsetjmp(segv_env, 1))
+			sig_load_ptr(NULL);
+}
+
 static pthread_t main_thread;
 static long storm;
 
@@ -77,8 +119,10 @@ static void *stormer(void *arg)
 int main(int argc, char **argv)
 {
 	int wait_usr1 = 0;
+	long segv = -1;
 	if (argc < 2) {
-		fprintf(stderr, "usage: sigtarget N [--wait-usr1] [--trap-calls] [--storm K]\n");
+		fprintf(stderr, "usage: sigtarget N [--wait-usr1] [--trap-calls] [--storm K] "
+			"[--segv K]\n");
 		return 2;
 	}
 	long n = atol(argv[1]);
@@ -89,6 +133,8 @@ int main(int argc, char **argv)
 			trap_calls = 1;
 		else if (!strcmp(argv[i], "--storm") && i + 1 < argc)
 			storm = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--segv") && i + 1 < argc)
+			segv = atol(argv[++i]);
 		else
 			return 2;
 	}
@@ -112,6 +158,8 @@ int main(int argc, char **argv)
 
 	if (storm > 0)
 		pthread_join(st, NULL);
+	if (segv >= 0)
+		segv_calls(segv);
 
 	__asm__ volatile("int3");
 	raise(SIGTRAP);
@@ -133,5 +181,7 @@ int main(int argc, char **argv)
 	printf("sig_fn=%ld sum=%ld\n", atomic_load(&calls), atomic_load(&sum));
 	printf("trap_handler=%d\n", atomic_load(&trap_runs));
 	printf("usr1_handler=%d\n", atomic_load(&usr1_runs));
+	if (segv >= 0)
+		printf("segv_handler=%d\n", (int)segv_runs);
 	return 0;
 }
