@@ -118,6 +118,7 @@ demo: deps
 bench: all targets
 	/usr/bin/python3 tools/bench.py $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 	/usr/bin/python3 tools/bench_server.py
+	/usr/bin/python3 tools/bench_scale.py
 	$(MAKE) libmhook-bench
 
 compare: all targets
