@@ -92,6 +92,7 @@ static struct hook *step_on_trap(struct session *s, struct thread *t, struct arc
 		return NULL;
 	arch_set_pc(regs, addr); /* reports see the entry, and the thread goes back there */
 	*resume_pc = addr;
+	t->step_again = t->step_over == addr;
 	t->step_over = addr;
 	return h;
 }
@@ -110,7 +111,9 @@ static void step_over(struct session *s, struct thread *t, struct hook *h)
 				    "will hit it again", h->func, (int)tid);
 		return;
 	}
-	int rc = tracer_step(s, t);
+	int rc = tracer_step_or_group_stop(s, t);
+	if (rc == -EAGAIN)
+		t->step_over = h->addr; /* still owed: it runs again only after SIGCONT */
 	if (mem_write(s->pid, h->addr, arch_bp_insn, arch_bp_len) < 0) {
 		h->armed = false;
 		tracer_report_error(s, "step: cannot write the breakpoint of %s again: it is "
@@ -128,10 +131,10 @@ static void step_settle(struct session *s)
 {
 	for (int i = 0; i < s->nthreads; i++) {
 		struct thread *t = &s->threads[i];
-		if (t->step_over && t->state == THREAD_STOPPED)
+		/* One in group-stop stays there, its step still owed (tracer_step_or_group_stop):
+		 * stepping it would let it run while its process is stopped. */
+		if (t->step_over && t->state == THREAD_STOPPED && !t->listen)
 			step_over(s, t, session_hook_at(s, t->step_over));
-		else
-			t->step_over = 0; /* it died, or it is not ours to run */
 	}
 }
 

@@ -325,7 +325,9 @@ static void on_breakpoint(struct session *s, struct thread *t, bool hold)
 	}
 	sigstate_take_back(s, t, SIGTRAP);
 	sigstate_forced(t, SIGTRAP);
-	tracer_report_hit(s, t, h, &regs);
+	if (!t->step_again)
+		tracer_report_hit(s, t, h, &regs);
+	t->step_again = false;
 	/* Only a strategy that moves the thread costs a register write; hwbp resumes in
 	 * place, where the entry runs without trapping again. */
 	if (resume_pc != stop_pc && arch_poke_pc(t->tid, resume_pc) < 0)

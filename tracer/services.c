@@ -167,16 +167,16 @@ void tracer_release_signals(pid_t tid, uint64_t saved)
 	ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(saved), &saved);
 }
 
-static int step_held(struct session *s, struct thread *t);
+static int step_held(struct session *s, struct thread *t, bool keep_group_stop);
 
-int tracer_step(struct session *s, struct thread *t)
+static int step(struct session *s, struct thread *t, bool keep_group_stop)
 {
 	uint64_t mask;
 	pid_t tid = t->tid;
 
 	if (hold_all_but(tid, 1ULL << (SIGTRAP - 1), FAULT_SIGNALS, &mask) < 0)
 		return -ESRCH;
-	int rc = step_held(s, t);
+	int rc = step_held(s, t, keep_group_stop);
 	tracer_release_signals(tid, mask);
 	t = session_thread(s, tid);
 	if (t)
@@ -184,7 +184,25 @@ int tracer_step(struct session *s, struct thread *t)
 	return rc;
 }
 
-static int step_held(struct session *s, struct thread *t)
+int tracer_step(struct session *s, struct thread *t)
+{
+	return step(s, t, false);
+}
+
+int tracer_step_or_group_stop(struct session *s, struct thread *t)
+{
+	return step(s, t, true);
+}
+
+static bool is_group_stop(int status)
+{
+	int sig = WSTOPSIG(status);
+
+	return WIFSTOPPED(status) && (status >> 16) == PTRACE_EVENT_STOP &&
+	       (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU);
+}
+
+static int step_held(struct session *s, struct thread *t, bool keep_group_stop)
 {
 	/* The stop the thread was in is what its later resume must see again: PTRACE_LISTEN
 	 * works only from a PTRACE_EVENT_STOP, and a delayed signal is delivered with its
@@ -209,6 +227,12 @@ static int step_held(struct session *s, struct thread *t)
 			if (have_saved)
 				ptrace(PTRACE_SETSIGINFO, tid, NULL, &saved);
 			return 0;
+		}
+		if (keep_group_stop && is_group_stop(status)) {
+			/* A group-stop pending for it came first: the step has not run, and
+			 * stepping on would take it out of the stop its process is in. */
+			t->listen = true;
+			return -EAGAIN;
 		}
 		if (WIFSTOPPED(status) && (status >> 16) == 0 &&
 		    tracer_is_fault(tid, WSTOPSIG(status))) {

@@ -63,6 +63,11 @@ void tracer_release_signals(pid_t tid, uint64_t saved);
  * fault in t->resume_sig (sent when it is resumed, as the kernel would have). */
 int tracer_step(struct session *s, struct thread *t);
 
+/* The same, except when a group-stop (SIGSTOP) pending for t stops it before the step:
+ * then -EAGAIN, with t in that group-stop (listen), its step not taken. A plain
+ * tracer_step steps on and takes the thread out of the stop its process is in. */
+int tracer_step_or_group_stop(struct session *s, struct thread *t);
+
 /* Lets stopped thread t take sig, which it has pending (a trap raised just before it was
  * interrupted): continues it, waits for that signal's stop and dispatches it, so the
  * strategy classifies it as any other. t stays stopped. Returns 0 or -ESRCH. */

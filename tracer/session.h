@@ -51,6 +51,8 @@ struct thread {
 	uint64_t step_over;      /* -s step: the entry its hit left it at, to be single-stepped
 				  * over the original instruction with every other thread
 				  * stopped before it runs (strategies/step.c); 0 if none */
+	bool step_again;         /* its trap is at the entry it still owed a step over, after
+				  * a group-stop came before the step: the same call */
 	uint64_t requeue_mask;   /* signals no mask held back while we stepped it, sent again (tgkill)
 				  * once it is resumed, so none is lost */
 };
