@@ -51,7 +51,7 @@ MHOOKD_SRC := $(wildcard tracer/*.c tracer/arch/$(ARCH)/*.c strategies/*.c handl
 MHOOKD_LIB_SRC := $(filter-out tracer/main.c,$(MHOOKD_SRC))
 MHOOKD_OBJ := $(MHOOKD_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 JSONC_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)
-MHOOKD_LIBS := -lelf $(ZYDIS_LIBS) -ljson-c -lpthread
+MHOOKD_LIBS := -lelf $(ZYDIS_LIBS) -ljson-c -lpthread -lstdc++
 CFLAGS += $(JSONC_CFLAGS)
 
 $(BUILD)/libmhookd-core.a: $(MHOOKD_OBJ) $(RELOC_OBJ)

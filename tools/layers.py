@@ -32,7 +32,7 @@ LAYERS = [
     ("protocol", ["sinks"], ["ipc/protocol.*", "ipc/filter.*"]),
     ("mechanics", ["reloc"],
      ["tracer/arch.h", "tracer/arch/*/*", "tracer/addrmap.*", "tracer/debug.*",
-      "tracer/elf_syms.*", "tracer/eperm.*", "tracer/image.h", "tracer/maps.*", "tracer/mem.*",
+      "tracer/demangle.*", "tracer/elf_syms.*", "tracer/eperm.*", "tracer/image.h", "tracer/maps.*", "tracer/mem.*",
       "tracer/observer.h", "tracer/proc.*", "tracer/seccomp.*", "tracer/session.*",
       "tracer/signals.*",
       "tracer/spec.*", "tracer/symbols.h", "tracer/symbols.c", "tracer/symbols_resolve.c"]),

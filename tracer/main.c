@@ -33,6 +33,7 @@
 #include "sinks/utf8.h"
 #include "strategies/strategy.h"
 #include "tracer/attach.h"
+#include "tracer/demangle.h"
 #include "tracer/detach.h"
 #include "tracer/follow.h"
 #include "tracer/hooks.h"
@@ -82,6 +83,9 @@ static const char usage_text[] =
 	"                       0xADDR (absolute) or LIB:0xOFF (from LIB's load base),\n"
 	"                       optionally followed by +0xOFF. LIB is an object's basename,\n"
 	"                       or its basename up to a '.' or '-' (libc), or exe\n"
+	"                       NAME may be a C++ name as written in source:\n"
+	"                       'ns::shape::area(int)', or 'ns::twice<long>' when it\n"
+	"                       names one function\n"
 	"  -s, --strategy S     how to hook:\n"
 	"                         swbp  int3 at the entry, the displaced instruction run\n"
 	"                               out of line: one stop per call (default)\n"
@@ -101,6 +105,8 @@ static const char usage_text[] =
 	"                       seconds since start; -tt adds microseconds, -ttt prints\n"
 	"                       seconds since the epoch\n"
 	"      --duration SECS  detach by itself after SECS seconds\n"
+	"  -C, --demangle       report C++ names demangled (events, summaries, -l,\n"
+	"                       whose GLOB then also matches them); off by default\n"
 	"  -F, --follow         trace and hook children too (fork, vfork, posix_spawn),\n"
 	"                       and follow their execs; events carry each child's pid\n"
 	"      --pending        with -p: accept a SPEC that nothing loaded defines yet,\n"
@@ -195,6 +201,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "pending", no_argument, NULL, OPT_PENDING },
 		{ "strict", no_argument, NULL, OPT_STRICT },
 		{ "follow", no_argument, NULL, 'F' },
+		{ "demangle", no_argument, NULL, 'C' },
 		{ "list", required_argument, NULL, 'l' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "listen", optional_argument, NULL, OPT_LISTEN },
@@ -215,7 +222,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->server.activated_fd = -1;
 	o->specs = calloc((size_t)argc, sizeof(char *));
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+f:s:o:cl:p:hFS:t", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+f:s:o:cl:p:hFS:tC", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			o->specs[o->nspecs++] = optarg;
@@ -244,6 +251,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'F':
 			o->follow = true;
+			break;
+		case 'C':
+			cxx_set_demangle_output(true);
 			break;
 		case OPT_DURATION:
 			errno = 0;

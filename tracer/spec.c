@@ -69,8 +69,12 @@ int spec_parse(const char *text, struct spec *out, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 
+	/* A demangled C++ name has blanks of its own ("std::vector<int, std::allocator<int>
+	 * >", "int const&"); nothing else may. */
+	bool cxx = strchr(text, '(') || strstr(text, "::");
 	for (const char *p = text; *p; p++)
-		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
+		if ((isspace((unsigned char)*p) && !(cxx && *p == ' ')) ||
+		    iscntrl((unsigned char)*p))
 			BAD("contains a blank or control character");
 
 	char *what = work;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tracer/demangle.h"
 #include "tracer/image.h"
 
 /* ---- IFUNC --------------------------------------------------------------------------- */
@@ -406,6 +407,57 @@ static const struct esym *find_name(const struct image *img, const struct obj *o
 	return fallback;
 }
 
+/* At most this many candidates are named when a C++ name is ambiguous. */
+#define CXX_SHOWN_MAX 6
+
+/* The definition a demangled C++ name binds to: in the first object (search order) where
+ * some symbol demangles to a match, the one match, or -EINVAL naming the candidates when
+ * they are different functions (overloads named without their parameters). Aliases of
+ * one address (a constructor's C1 and C2) are one function. */
+static int find_cxx(const struct image *img, const struct obj *only, const char *name,
+		    const struct esym **found, const struct obj **where, char *err,
+		    size_t errlen)
+{
+	for (size_t i = 0; i < img->nobjs; i++) {
+		const struct obj *o = &img->objs[i];
+		const struct esym *best = NULL;
+		size_t used = 0;
+		int distinct = 0;
+		if ((only && o != only) || !o->has_elf)
+			continue;
+		for (size_t k = 0; k < o->ei.nsyms; k++) {
+			const struct esym *e = &o->ei.syms[k];
+			if (!cxx_may_match(name, e->name))
+				continue;
+			char *d = cxx_demangle(e->name);
+			bool match = d && cxx_matches(name, d);
+			if (match && (!best || best->value != e->value)) {
+				if (!best || e->rank < best->rank)
+					best = e;
+				if (distinct++ == 0)
+					used = (size_t)snprintf(err, errlen, "'%s' is ambiguous in "
+								"%s:", name, o->base);
+				if (distinct <= CXX_SHOWN_MAX && used < errlen)
+					used += (size_t)snprintf(err + used, errlen - used, "%s %s",
+								 distinct > 1 ? "," : "", d);
+			}
+			free(d);
+		}
+		if (distinct > 1) {
+			if (used < errlen)
+				snprintf(err + used, errlen - used, "%s; give the parameter list",
+					 distinct > CXX_SHOWN_MAX ? ", ..." : "");
+			return -EINVAL;
+		}
+		if (best) {
+			*found = best;
+			*where = o;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 int image_resolve(struct image *img, const struct spec *spec, struct resolved *out,
 		  char *err, size_t errlen)
 {
@@ -418,7 +470,14 @@ int image_resolve(struct image *img, const struct spec *spec, struct resolved *o
 	if (spec->is_addr)
 		return resolve_addr(img, spec, lib, out, err, errlen);
 
-	const struct esym *s = find_name(img, lib, spec->name, &o);
+	const struct esym *s = NULL;
+	if (cxx_is_source_name(spec->name)) {
+		rc = find_cxx(img, lib, spec->name, &s, &o, err, errlen);
+		if (rc == -EINVAL)
+			return rc;
+	} else {
+		s = find_name(img, lib, spec->name, &o);
+	}
 	if (!s) {
 		char b[128];
 		const char *name = shown(spec->name, b, sizeof(b));
@@ -429,7 +488,8 @@ int image_resolve(struct image *img, const struct spec *spec, struct resolved *o
 		else
 			snprintf(err, errlen, "function '%s' not found in any loaded object",
 				 name);
-		suggest(img, lib, spec->name, err, errlen);
+		if (!cxx_is_source_name(spec->name))
+			suggest(img, lib, spec->name, err, errlen);
 		return -ENOENT;
 	}
 
@@ -462,7 +522,9 @@ int image_resolve(struct image *img, const struct spec *spec, struct resolved *o
 	if ((rc = check_exec(img, addr, err, errlen)))
 		return rc;
 	out->addr = addr;
-	snprintf(out->func, sizeof(out->func), "%s", spec->name);
+	/* A C++ SPEC is reported by its symbol, as the symbol tables and -l spell it. */
+	cxx_shown(cxx_is_source_name(spec->name) ? s->name : spec->name, out->func,
+		  sizeof(out->func));
 	snprintf(out->lib, sizeof(out->lib), "%s", o->base);
 	snprintf(out->path, sizeof(out->path), "%s", o->path);
 	return 0;
@@ -487,6 +549,7 @@ struct listed {
 	uint64_t addr, size;
 	const char *name;
 	int ifunc;  /* 0 no, 1 resolved, 2 unresolved (addr is the resolver) */
+	char *owned; /* name, when it is a demangled copy */
 };
 
 static int cmp_listed(const void *a, const void *b)
@@ -514,9 +577,16 @@ int image_each(struct image *img, const char *glob, image_each_fn *fn, void *ctx
 			return count;
 		for (size_t k = 0; k < o->ei.nsyms; k++) {
 			const struct esym *s = &o->ei.syms[k];
-			if (fnmatch(glob, s->name, 0))
+			/* Under -C the glob also matches the demangled name, which is listed. */
+			char *d = cxx_demangle_output() ? cxx_demangle(s->name) : NULL;
+			if (fnmatch(glob, s->name, 0) &&
+			    (!d || (fnmatch(glob, d, 0) &&
+				    fnmatch(glob, cxx_skip_return_type(d), 0)))) {
+				free(d);
 				continue;
-			struct listed l = { o->bias + s->value, s->size, s->name, 0 };
+			}
+			struct listed l = { o->bias + s->value, s->size, d ? d : s->name, 0,
+					    d };
 			uint64_t impl;
 			if (s->ifunc) {
 				l.ifunc = 2;
@@ -531,16 +601,18 @@ int image_each(struct image *img, const char *glob, image_each_fn *fn, void *ctx
 			v[n++] = l;
 		}
 		qsort(v, n, sizeof(*v), cmp_listed);
-		for (size_t k = 0; k < n; k++) {
+		bool more = true;
+		for (size_t k = 0; k < n && more; k++) {
 			struct image_symbol sym = { o->base, v[k].name, v[k].addr, v[k].size,
 						    v[k].ifunc };
 			count++;
-			if (!fn(ctx, &sym)) {
-				free(v);
-				return count;
-			}
+			more = fn(ctx, &sym);
 		}
+		for (size_t k = 0; k < n; k++)
+			free(v[k].owned);
 		free(v);
+		if (!more)
+			return count;
 	}
 	return count;
 }

@@ -134,6 +134,74 @@ def test_lib_with_plus_in_its_name(out):
     assert flushes(out, 25) - flushes(out, 0) == 25
 
 
+# ---- C++ names ----------------------------------------------------------------------------
+
+
+def cxx_counts(out, specs, n, extra=()):
+    """Hooks specs in `cxxtarget n` (-c): the summaries' calls by reported name."""
+    args = [a for sp in specs for a in ("-f", sp)]
+    r = mh.mhookd(["-c", "--json", "-o", out] + list(extra) + args + ["--",
+                  mh.target("cxxtarget"), str(n)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("sum=")
+    return {name: s["calls"] for name, s in mh.summaries(mh.read_events(out)).items()}
+
+
+def test_cxx_source_names(out):
+    """A SPEC may name a C++ function as written in source: with its parameters (its
+    qualifiers and a template's return type left out, blanks as the user likes), or
+    without them when it names one function. Each becomes the one symbol it names, and
+    that symbol is what is reported (mangled, without -C)."""
+    n = 7
+    got = cxx_counts(out, ["ns::shape::area(int)", "ns::shape::area( double ) const",
+                           "ns::twice<long>", "libstdc++:std::ostream::flush()"], n)
+    assert got["_ZNK2ns5shape4areaEi"] == n
+    assert got["_ZNK2ns5shape4areaEd"] == n
+    assert got["_ZN2ns5twiceIlEET_S1_"] == n
+    assert got["_ZNSo5flushEv"] >= n  # libstdc++ flushes cout itself too
+    assert len(got) == 4
+
+
+def test_cxx_ambiguous_name_lists_overloads():
+    """Without its parameter list, an overloaded name is refused, naming every overload:
+    a bad SPEC (exit status 1), as an ambiguous LIB is."""
+    r = mh.mhookd(["-c", "-f", "ns::shape::area", "--", mh.target("cxxtarget"), "1"])
+    assert r.returncode == 1
+    line = mh.assert_error_line(r.stderr)
+    assert "ambiguous" in line and "ns::shape::area(int) const" in line and \
+        "ns::shape::area(double) const" in line and "parameter list" in line, line
+
+
+def test_cxx_unknown_name_with_p_is_an_error(procs):
+    t = procs.popen([mh.target("counter"), "1", "1", "--wait"])
+    assert mh.readline(t).startswith("ready ")
+    r = mh.mhookd(["-p", str(t.pid), "-f", "ns::nothing_here(int)"])
+    assert r.returncode == 2
+    assert "'ns::nothing_here(int)' not found" in mh.assert_error_line(r.stderr)
+
+
+def test_demangle_option_names_events_and_list(out):
+    """-C: events and summaries carry demangled names, and -l lists them, its GLOB
+    matching the demangled name (return type left out) as well as the symbol."""
+    n = 3
+    r = mh.mhookd(["-C", "--json", "-o", out, "-f", "_ZN2ns5twiceIlEET_S1_", "-f",
+                   "ns::shape::area(int)", "--", mh.target("cxxtarget"), str(n)])
+    assert r.returncode == 0, r.stderr
+    ev = mh.read_events(out)
+    calls = [c["func"] for c in mh.of(ev, "call")]
+    assert calls.count("long ns::twice<long>(long)") == n
+    assert calls.count("ns::shape::area(int) const") == n
+    assert set(mh.summaries(ev)) == {"long ns::twice<long>(long)",
+                                     "ns::shape::area(int) const"}
+    r = mh.mhookd(["-C", "-l", "ns::*", "--", mh.target("cxxtarget"), "1"])
+    assert r.returncode == 0, r.stderr
+    names = sorted(line.split("  ", 3)[3] for line in r.stdout.splitlines())
+    assert names == ["long ns::twice<long>(long)", "ns::shape::area(double) const",
+                     "ns::shape::area(int) const"], r.stdout
+    r = mh.mhookd(["-l", "ns::*", "--", mh.target("cxxtarget"), "1"])  # without -C: none
+    assert r.stdout == "" and "no function matches" in r.stderr
+
+
 # ---- honest permission errors -----------------------------------------------------------
 
 

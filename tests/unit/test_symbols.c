@@ -69,6 +69,11 @@ static const struct spec_case spec_cases[] = {
 	{ "a:b:c", -EINVAL, NULL, NULL, 0, 0, false, "more than one" },
 	{ "libc:+4", -EINVAL, NULL, NULL, 0, 0, false, "nothing after" },
 	{ "foo bar", -EINVAL, NULL, NULL, 0, 0, false, "blank" },
+	{ "ns::f(int,\tlong)", -EINVAL, NULL, NULL, 0, 0, false, "blank" },
+	/* demangled C++ names keep their blanks */
+	{ "std::vector<int, std::allocator<int> >::push_back(int const&)", 0, NULL,
+	  "std::vector<int, std::allocator<int> >::push_back(int const&)", 0, 0, false, NULL },
+	{ "libc:ns::f(int, long)+0x4", 0, "libc", "ns::f(int, long)", 0, 4, false, NULL },
 };
 
 static bool str_eq(const char *a, const char *b)
