@@ -56,6 +56,18 @@ void mh_maps_note(uintptr_t start, size_t len, int prot);
  * and restoring the cached protection. Syncs the instruction cache when code is true.
  * Uses only raw system calls, so it is safe while the other threads are parked. */
 int mh_write(uintptr_t addr, const void *src, size_t n, bool code);
+/* One code write of a batch. */
+struct mh_piece {
+	uintptr_t addr;
+	const uint8_t *bytes;
+	size_t len;
+};
+/* Writes n pieces of code, sorted by address and not overlapping, as mh_write would, but
+ * with one write sequence per page: one /proc/self/mem pwrite spanning a page's pieces, or
+ * one protection change around them. Safe while the other threads are parked. Returns 0,
+ * or -1 with some pieces possibly written (the caller puts the old bytes back) and *bad
+ * (when not NULL) the index of the first piece of the page that failed. */
+int mh_write_code_many(const struct mh_piece *pieces, size_t n, size_t *bad);
 
 /* --- pool.c: trampoline slots near their target ---------------------------------------- */
 
@@ -87,11 +99,18 @@ struct mh_move {
 	bool thumb;
 };
 
-/* Parks every other thread of the process in a signal handler. Returns how many threads
- * are running anyway (they block the signal, or did not arrive within 5 s), normally 0. */
-int mh_park_all(const struct mh_move *mv);
-/* Lets the parked threads go, each first moved as mv says; waits until all have left. */
-void mh_release_all(void);
+/*
+ * Parks every other thread of the process in a signal handler. moves lists n moves sorted
+ * by entry, their ranges disjoint; a parked thread whose PC lies in one of them is moved as
+ * it says when released. One move is copied; a longer list is read where it is, so the
+ * caller keeps it unchanged until mh_release_all has returned 0. Returns how many threads
+ * are running anyway (they block the signal, or did not arrive within 5 s), normally 0.
+ */
+int mh_park_all(const struct mh_move *const *moves, size_t n);
+/* Lets the parked threads go, each first moved as its PC says. With a list of moves it
+ * waits until every parked thread has applied its move; returns -1 when one may still read
+ * the list (it did not arrive, or did not finish within 5 s), else 0. */
+int mh_release_all(void);
 
 /* --- arch_<arch>.c ------------------------------------------------------------------------ */
 
@@ -123,5 +142,33 @@ int arch_prepare(struct mh_plan *plan);
 uintptr_t arch_uc_pc(const void *uc);
 /* Sets it; on ARM bit 0 selects Thumb state. */
 void arch_uc_set_pc(void *uc, uintptr_t pc);
+
+/* --- patch.c: the lock and the records of live patches ----------------------------------- */
+
+/* What mhook_unpatch needs to undo one patch. */
+struct mh_rec {
+	uintptr_t target;          /* 0: empty */
+	bool active;
+	uintptr_t entry;
+	size_t len;
+	uint8_t orig[MH_MAX_PATCH];
+	uint8_t code[MH_MAX_PATCH];
+	uintptr_t jump_to;
+	bool thumb;
+	unsigned batch;            /* the batch that last claimed it (batch.c: duplicates) */
+	size_t batch_idx;          /* its index in that batch */
+};
+
+/* Takes the lock that serializes every patch; false when this thread holds it already
+ * (a replacement calling libmhook from inside libmhook). Sets mh_pid and mh_tid. */
+bool mh_lock(void);
+void mh_unlock(void);
+/* The record of target, created (inactive) when create is true; NULL when absent or
+ * when the table is full. Call with the lock held. */
+struct mh_rec *mh_rec_find(uintptr_t target, bool create);
+/* Fills r from an installed plan and marks it active. */
+void mh_rec_fill(struct mh_rec *r, const struct mh_plan *p);
+/* The move that unpatching r needs. */
+void mh_rec_unmove(const struct mh_rec *r, struct mh_move *mv);
 
 #endif

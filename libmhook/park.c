@@ -6,9 +6,12 @@
  * it on a futex; once the bytes are written the patcher releases them, and each thread,
  * before returning from the handler, moves its own PC if it lies inside the changed bytes:
  * to the matching instruction of the trampoline on patch, to where the patch jumps on
- * unpatch. The signal carries a generation number so that a late delivery (a thread that
- * had the signal blocked) is recognised and ignored. Only raw system calls run while the
- * threads are parked, since a parked thread may hold any libc lock.
+ * unpatch. A batch (batch.c) changes many ranges under one parking: the moves are then a
+ * list sorted by address, searched by each thread, and the patcher waits for every thread
+ * to have applied its move before the list may change. The signal carries a generation
+ * number so that a late delivery (a thread that had the signal blocked) is recognised and
+ * ignored. Only raw system calls run while the threads are parked, since a parked thread
+ * may hold any libc lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,8 +31,18 @@
 #define GIVE_UP_NS 5000000000LL         /* then write anyway, with someone not parked */
 #define MOVES 4                         /* moves of recent generations, see mh_release_all */
 
+/* The moves of one generation: one copied here, or a caller's sorted list. */
+struct gen_moves {
+	const struct mh_move *const *list;
+	size_t n;
+	struct mh_move one;
+	const struct mh_move *one_p;
+	atomic_int done;             /* threads that applied their move (lists only) */
+};
+
 static int park_sig;
-static struct mh_move moves[MOVES];
+static struct gen_moves moves[MOVES];
+static int park_missing;             /* threads the current generation did not park */
 static atomic_int cur_gen;
 static atomic_int arrived;
 static atomic_int released_gen;      /* futex word: threads of generations <= it may go */
@@ -44,11 +57,28 @@ static unsigned n_deaf;
 #define INSIDE_MAX 256
 static atomic_int inside[INSIDE_MAX];
 
-static void move_thread(void *uc, const struct mh_move *mv)
+/* The move whose range may hold pc: the last one starting at or before it. */
+static const struct mh_move *move_for(const struct gen_moves *g, uintptr_t pc)
+{
+	size_t lo = 0, hi = g->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (g->list[mid]->entry <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? g->list[lo - 1] : NULL;
+}
+
+static void move_thread(void *uc, const struct gen_moves *g)
 {
 	uintptr_t pc = arch_uc_pc(uc);
+	const struct mh_move *mv = move_for(g, pc);
 
-	if (!mv->len)
+	if (!mv || !mv->len)
 		return;
 	if (mv->unpatch) {
 		if (pc > mv->entry && pc < mv->entry + mv->len)
@@ -86,6 +116,7 @@ static void park_handler(int sig, siginfo_t *si, void *uc)
 	while ((rel = atomic_load(&released_gen)) < gen)
 		mh_sys(SYS_futex, (long)&released_gen, FUTEX_WAIT_PRIVATE, rel, 0, 0, 0);
 	move_thread(uc, &moves[gen % MOVES]);
+	atomic_fetch_add(&moves[gen % MOVES].done, 1);
 	if (slot >= 0)
 		atomic_store(&inside[slot], 0);
 	errno = saved;
@@ -284,19 +315,27 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-int mh_park_all(const struct mh_move *mv)
+int mh_park_all(const struct mh_move *const *mv, size_t n_mv)
 {
 	int pid = mh_pid ? mh_pid : (int)mh_sys(SYS_getpid, 0, 0, 0, 0, 0, 0);
 	int me = mh_tid ? mh_tid : mh_gettid(), gen, sent = 0, newly, deaf_now = 0;
 	long long deadline = 0, give_up = 0;
+	struct gen_moves *g;
 
 	if (install_handler() < 0)
 		return 0;
 	gen = atomic_load(&cur_gen) + 1;
-	if (mv)
-		moves[gen % MOVES] = *mv;
-	else
-		moves[gen % MOVES].len = 0;
+	g = &moves[gen % MOVES];
+	if (n_mv == 1) {
+		g->one = *mv[0];
+		g->one_p = &g->one;
+		g->list = &g->one_p;
+	} else {
+		g->list = mv;
+	}
+	g->n = n_mv;
+	atomic_store(&g->done, 0);
+	park_missing = 0;
 	atomic_store(&arrived, 0);
 	atomic_store(&cur_gen, gen);
 	n_tids = 0;
@@ -318,22 +357,39 @@ int mh_park_all(const struct mh_move *mv)
 				deaf_now += note_deaf();
 				deadline = t + ARRIVE_TIMEOUT_NS;
 				if (t > give_up)
-					return sent - atomic_load(&arrived);
+					return park_missing = sent - atomic_load(&arrived);
 			}
 			mh_yield();
 		}
 	} while (newly);
-	return sent - atomic_load(&arrived) > 0 ? sent - atomic_load(&arrived) : 0;
+	park_missing = sent - atomic_load(&arrived) > 0 ? sent - atomic_load(&arrived) : 0;
+	return park_missing;
 }
 
 /*
- * Releases the threads parked for the current generation without waiting for them to
- * leave: a released thread still in the handler has every signal blocked, so the next
- * mh_park_all cannot count it as arrived before it has applied its own move and left.
- * Its move stays readable because the next MOVES - 1 generations use other entries.
+ * Releases the threads parked for the current generation. With a single move it does not
+ * wait for them to leave: a released thread still in the handler has every signal
+ * blocked, so the next mh_park_all cannot count it as arrived before it has applied its
+ * own move and left, and its copied move stays readable because the next MOVES - 1
+ * generations use other entries. A list belongs to the caller, who reuses it for the next
+ * batch, so then every thread that arrived must have applied its move first; a thread
+ * that was not parked may still come and read it, which the caller is told.
  */
-void mh_release_all(void)
+int mh_release_all(void)
 {
-	atomic_store(&released_gen, atomic_load(&cur_gen));
+	int gen = atomic_load(&cur_gen);
+	struct gen_moves *g = &moves[gen % MOVES];
+	long long give_up;
+
+	atomic_store(&released_gen, gen);
 	mh_sys(SYS_futex, (long)&released_gen, FUTEX_WAKE_PRIVATE, 0x7fffffff, 0, 0, 0);
+	if (g->n <= 1)
+		return 0;
+	give_up = now_ns() + GIVE_UP_NS;
+	while (atomic_load(&g->done) < atomic_load(&arrived)) {
+		if (now_ns() > give_up)
+			return -1;
+		mh_yield();
+	}
+	return park_missing ? -1 : 0;
 }

@@ -5,7 +5,8 @@
  * is written, *original is published, the other threads are parked, the entry is
  * overwritten, and the threads are released (moved out of the changed bytes). Calls are
  * serialized by a spinlock built on an atomic flag and sched_yield, never on a function
- * the user might be patching. Patch records live in a fixed table, never in malloc.
+ * the user might be patching. Patch records live in a fixed table, never in malloc; the
+ * batch calls (batch.c) share the lock and the table.
  */
 #include <stdatomic.h>
 #include <sys/syscall.h>
@@ -15,26 +16,15 @@
 
 #define RECS_MAX 16384   /* a power of two: the table is open-addressed by target */
 
-struct patch_rec {
-	uintptr_t target;          /* 0: empty */
-	bool active;
-	uintptr_t entry;
-	size_t len;
-	uint8_t orig[MH_MAX_PATCH];
-	uint8_t code[MH_MAX_PATCH];
-	uintptr_t jump_to;
-	bool thumb;
-};
-
 int mh_pid, mh_tid;
-static struct patch_rec recs[RECS_MAX];
+static struct mh_rec recs[RECS_MAX];
 static unsigned n_recs;
 static atomic_flag lock_flag = ATOMIC_FLAG_INIT;
 static atomic_int lock_owner;
 
 /* Returns false when this thread already holds the lock: a replacement that calls
  * mhook_patch from inside a function libmhook uses would otherwise deadlock. */
-static bool lock(void)
+bool mh_lock(void)
 {
 	int me = mh_gettid();
 
@@ -48,13 +38,13 @@ static bool lock(void)
 	return true;
 }
 
-static void unlock(void)
+void mh_unlock(void)
 {
 	atomic_store(&lock_owner, 0);
 	atomic_flag_clear_explicit(&lock_flag, memory_order_release);
 }
 
-static struct patch_rec *rec_find(uintptr_t target, bool create)
+struct mh_rec *mh_rec_find(uintptr_t target, bool create)
 {
 	unsigned h = (unsigned)((target >> 2) * 2654435761u) & (RECS_MAX - 1);
 
@@ -72,12 +62,33 @@ static struct patch_rec *rec_find(uintptr_t target, bool create)
 	return NULL;
 }
 
+void mh_rec_fill(struct mh_rec *r, const struct mh_plan *p)
+{
+	r->entry = p->entry;
+	r->len = p->len;
+	mh_copy(r->orig, p->orig, p->len);
+	mh_copy(r->code, p->code, p->len);
+	r->jump_to = p->move.jump_to;
+	r->thumb = p->thumb;
+	r->active = true;
+}
+
+void mh_rec_unmove(const struct mh_rec *r, struct mh_move *mv)
+{
+	mv->unpatch = true;
+	mv->entry = r->entry;
+	mv->len = r->len;
+	mv->jump_to = r->jump_to;
+	mv->thumb = r->thumb;
+	mv->n_map = 0;
+}
+
 /* Parks the other threads around one code write; move says how to fix their PCs. */
 static int write_parked(uintptr_t at, const uint8_t *bytes, size_t n, const struct mh_move *mv)
 {
 	int rc, missing;
 
-	missing = mh_park_all(mv);
+	missing = mh_park_all(&mv, 1);
 	rc = mh_write(at, bytes, n, true);
 	mh_release_all();
 	if (missing)
@@ -103,14 +114,14 @@ static int install(struct mh_plan *p, void **original)
 int mhook_patch(void *target, const void *replacement, void **original)
 {
 	struct mh_plan plan = { .target = (uintptr_t)target, .repl = (uintptr_t)replacement };
-	struct patch_rec *r;
+	struct mh_rec *r;
 	int rc;
 
 	if (!target || !replacement)
 		return MHOOK_E_INVAL;
-	if (!lock())
+	if (!mh_lock())
 		return MHOOK_E_INVAL;
-	r = rec_find(plan.target, true);
+	r = mh_rec_find(plan.target, true);
 	if (!r) {
 		rc = MHOOK_E_NOMEM;
 	} else if (r->active) {
@@ -118,38 +129,30 @@ int mhook_patch(void *target, const void *replacement, void **original)
 	} else if ((rc = arch_prepare(&plan)) < 0) {
 		mh_debug("refused %p: %s", target, plan.why);
 	} else if ((rc = install(&plan, original)) == 0) {
-		r->entry = plan.entry;
-		r->len = plan.len;
-		mh_copy(r->orig, plan.orig, plan.len);
-		mh_copy(r->code, plan.code, plan.len);
-		r->jump_to = plan.move.jump_to;
-		r->thumb = plan.thumb;
-		r->active = true;
+		mh_rec_fill(r, &plan);
 	}
-	unlock();
+	mh_unlock();
 	return rc;
 }
 
 int mhook_unpatch(void *target)
 {
-	struct patch_rec *r;
+	struct mh_rec *r;
 	int rc = 0;
 
 	if (!target)
 		return MHOOK_E_INVAL;
-	if (!lock())
+	if (!mh_lock())
 		return MHOOK_E_INVAL;
-	r = rec_find((uintptr_t)target, false);
+	r = mh_rec_find((uintptr_t)target, false);
 	if (!r || !r->active) {
 		rc = MHOOK_E_NOT_PATCHED;
 	} else if (!mh_equal((const void *)r->entry, r->code, r->len)) {
 		rc = MHOOK_E_MODIFIED;
 	} else {
-		struct mh_move mv = {
-			.unpatch = true, .entry = r->entry, .len = r->len,
-			.jump_to = r->jump_to, .thumb = r->thumb,
-		};
+		struct mh_move mv;
 
+		mh_rec_unmove(r, &mv);
 		if (write_parked(r->entry, r->orig, r->len, &mv) < 0) {
 			rc = MHOOK_E_PROTECT;
 		} else {
@@ -157,7 +160,7 @@ int mhook_unpatch(void *target)
 			mh_debug_bytes("unpatch", r->entry, r->orig, r->len);
 		}
 	}
-	unlock();
+	mh_unlock();
 	return rc;
 }
 
@@ -176,6 +179,7 @@ const char *mhook_strerror(int err)
 	case MHOOK_E_NOT_FOUND: return "module or imported symbol not found";
 	case MHOOK_E_MODIFIED: return "patch bytes were changed by someone else";
 	case MHOOK_E_DECODE: return "instructions do not decode";
+	case MHOOK_E_OVERLAP: return "the patch bytes of two batch entries overlap";
 	default: return "unknown mhook error";
 	}
 }

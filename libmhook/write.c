@@ -12,6 +12,11 @@
  * again once a write fails (kernels may forbid it). x86-64 only: qemu-user's translator
  * does not notice code changed behind its back by the kernel and keeps running stale
  * translations, and the emulated lanes are where the other architectures run here.
+ *
+ * A batch writes many entries at once, grouped by page: each page's pieces go out in one
+ * pwrite of the span from the first to the end of the last (the bytes between them copied
+ * from memory unchanged, which is safe while the other threads are parked), or under one
+ * protection change.
  */
 #include <fcntl.h>
 #include <sys/auxv.h>
@@ -120,5 +125,72 @@ int mh_write(uintptr_t addr, const void *src, size_t n, bool code)
 	}
 	if (code)
 		__builtin___clear_cache((char *)addr, (char *)addr + n);
+	return 0;
+}
+
+/* A page's span: one page plus a patch that crosses into the next. */
+#define SPAN_MAX (16384 + MH_MAX_PATCH)
+static uint8_t span_buf[SPAN_MAX];   /* used under the patch lock only */
+
+static int group_via_mem(const struct mh_piece *pc, size_t n, uintptr_t lo, uintptr_t hi)
+{
+	if (mem_state < 0 || hi - lo > SPAN_MAX)
+		return -1;
+	mh_copy(span_buf, (const void *)lo, hi - lo);
+	for (size_t i = 0; i < n; i++)
+		mh_copy(span_buf + (pc[i].addr - lo), pc[i].bytes, pc[i].len);
+	return write_via_mem(lo, span_buf, hi - lo);
+}
+
+/* The pages of [lo, hi) (one, or two when the last piece crosses) made writable around
+ * the copies, each page's protection changed once. */
+static int group_via_prot(const struct mh_piece *pc, size_t n, uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t pg = page_size(), first = lo & ~(pg - 1), last = (hi - 1) & ~(pg - 1);
+	int prot[2], made = 0, rc = 0;
+
+	for (uintptr_t at = first; at <= last; at += pg) {
+		int k = (int)((at - first) / pg);
+
+		prot[k] = mh_maps_prot(at);
+		if (prot[k] < 0)
+			return -1;
+	}
+	for (uintptr_t at = first; at <= last && !rc; at += pg, made++) {
+		int k = (int)((at - first) / pg);
+
+		if (!(prot[k] & PROT_WRITE) &&
+		    mh_mprotect(at, pg, prot[k] | PROT_WRITE | PROT_READ) < 0)
+			rc = -1;
+	}
+	if (rc)
+		made--;
+	else
+		for (size_t i = 0; i < n; i++)
+			mh_copy((void *)pc[i].addr, pc[i].bytes, pc[i].len);
+	for (int k = 0; k < made; k++)
+		if (!(prot[k] & PROT_WRITE) && mh_mprotect(first + (uintptr_t)k * pg, pg, prot[k]) < 0)
+			rc = -1;
+	return rc;
+}
+
+int mh_write_code_many(const struct mh_piece *pc, size_t n, size_t *bad)
+{
+	uintptr_t pg = page_size();
+
+	for (size_t i = 0, j; i < n; i = j) {
+		uintptr_t page = pc[i].addr & ~(pg - 1), hi = pc[i].addr + pc[i].len;
+
+		for (j = i + 1; j < n && (pc[j].addr & ~(pg - 1)) == page; j++)
+			if (pc[j].addr + pc[j].len > hi)
+				hi = pc[j].addr + pc[j].len;
+		if (group_via_mem(pc + i, j - i, pc[i].addr, hi) < 0 &&
+		    group_via_prot(pc + i, j - i, pc[i].addr, hi) < 0) {
+			if (bad)
+				*bad = i;
+			return -1;
+		}
+		__builtin___clear_cache((char *)pc[i].addr, (char *)hi);
+	}
 	return 0;
 }

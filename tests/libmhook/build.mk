@@ -5,11 +5,13 @@
 # against the cross libc); on ARM every C test is built as Thumb (the Debian default) and
 # as ARM code. The relocator unit tests are built here too, from the relocator sources
 # alone, so that every arch's relocator runs on every lane. test_far runs with
-# MHOOK_FORCE_FAR=1; MHOOK_TEST_ROUNDS sets test_threads' rounds (fewer under qemu).
+# MHOOK_FORCE_FAR=1; MHOOK_TEST_ROUNDS sets test_threads' and test_batch's rounds (fewer
+# under qemu). test_batch patches the benchmark's generated functions (bench_funcs.c).
 
 LMT_DIR   := $(BUILD)/tests/libmhook
 LMT_HAZ   := tests/libmhook/hazards_$(ARCH).S
-LMT_NAMES := test_patch test_threads test_slots test_libc test_far
+LMT_NAMES := test_patch test_threads test_slots test_libc test_far test_batch
+LMT_EXTRA_test_batch := tests/libmhook/bench_funcs.c
 LMT_UNIT_SRC := $(wildcard tests/unit/test_reloc_aarch64.c tests/unit/test_reloc_arm.c)
 LMT_RELOC_PURE := $(wildcard reloc/aarch64*.c reloc/arm*.c)
 
@@ -46,10 +48,11 @@ ifeq ($(ARCH),$(HOST_ARCH))
 endif
 
 define LMT_MODE_RULE
-$(LMT_DIR)/$(1)/%: tests/libmhook/%.c $(LMT_HAZ) $(BUILD)/libmhook.a tests/libmhook/check.h
+$(LMT_DIR)/$(1)/%: tests/libmhook/%.c $(LMT_HAZ) $(BUILD)/libmhook.a tests/libmhook/check.h \
+		tests/libmhook/bench_funcs.c tests/libmhook/bench.h
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) $(LMT_MODEFLAGS_$(1)) $$(LDFLAGS) $(LMT_LINK) -Wl,-z,lazy -o $$@ $$< \
-		$(LMT_HAZ) $(BUILD)/libmhook.a $$(LIBMHOOK_LIBS) -lpthread
+		$$(LMT_EXTRA_$$*) $(LMT_HAZ) $(BUILD)/libmhook.a $$(LIBMHOOK_LIBS) -lpthread
 endef
 $(foreach m,$(LMT_MODES),$(eval $(call LMT_MODE_RULE,$(m))))
 
