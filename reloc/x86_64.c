@@ -3,7 +3,10 @@
  * will run (an inline trampoline, swbp's or nx's out-of-line slot, a libmhook trampoline),
  * rewriting the ones whose meaning depends on their address: RIP-relative operands and
  * relative jmp/jcc/call/jrcxz/loop/xbegin. Decoding is Zydis's; the sequences we write
- * ourselves are in x86_64_emit.c. Nothing here touches a process.
+ * ourselves are in x86_64_emit.c. Nothing here touches a process. Where only lengths
+ * matter (the first pass, the branch-into sweep, instruction lengths) the fast length
+ * decoder of x86_64_quick.c answers first, and Zydis only when it declines: a batch of
+ * patches sweeps tens of thousands of instructions.
  *
  * Two passes: the first finds the instruction boundaries (so a branch between displaced
  * instructions can be sent to the copy, and "is this call the last one" is known), the
@@ -19,6 +22,7 @@
 
 #include "reloc/reloc.h"
 #include "reloc/x86_64_emit.h"
+#include "reloc/x86_64_quick.h"
 
 struct reloc_ctx {
 	const uint8_t *src;
@@ -66,6 +70,7 @@ static int scan(struct reloc_ctx *c, const ZydisDecoder *dec, size_t src_avail, 
 		min_len = 1;
 	while (off < min_len) {
 		ZydisDecodedInstruction zi;
+		struct x86_quick q;
 		ZyanStatus st;
 
 		if (c->n == RELOC_MAX_INSNS)
@@ -75,6 +80,11 @@ static int scan(struct reloc_ctx *c, const ZydisDecoder *dec, size_t src_avail, 
 		if (off >= src_avail)
 			return fail(c->res, RELOC_E_TRUNCATED,
 				    "source ends at +%zu, before the %zu bytes to displace", off, min_len);
+		if (x86_quick_decode(c->src + off, src_avail - off, &q)) {
+			c->offs[c->n++] = (uint32_t)off;
+			off += q.len;
+			continue;
+		}
 		st = ZydisDecoderDecodeInstruction(dec, NULL, c->src + off, src_avail - off, &zi);
 		if (st == ZYDIS_STATUS_NO_MORE_DATA)
 			return fail(c->res, RELOC_E_TRUNCATED,
@@ -452,10 +462,13 @@ int reloc_x86_64_insn_len(const uint8_t *code, size_t avail)
 {
 	ZydisDecoder dec;
 	ZydisDecodedInstruction zi;
+	struct x86_quick q;
 	ZyanStatus st;
 
 	if (avail == 0)
 		return RELOC_E_TRUNCATED;
+	if (x86_quick_decode(code, avail, &q))
+		return (int)q.len;
 	decoder_init(&dec);
 	st = ZydisDecoderDecodeInstruction(&dec, NULL, code, avail, &zi);
 	if (st == ZYDIS_STATUS_NO_MORE_DATA)
@@ -483,15 +496,27 @@ int reloc_x86_64_branches_into(const uint8_t *code, size_t len, uint64_t addr,
 	decoder_init(&dec);
 	while (off < len) {
 		ZydisDecodedInstruction zi;
+		struct x86_quick q;
 		uint64_t pc = addr + off, target;
+		int64_t rel;
 
-		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&dec, NULL, code + off, len - off,
-								&zi)))
+		if (x86_quick_decode(code + off, len - off, &q)) {
+			off += q.len;
+			if (!q.relative)
+				continue;
+			rel = q.rel;
+		} else if (ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&dec, NULL, code + off,
+								       len - off, &zi))) {
+			off += zi.length;
+			if (!zi.raw.imm[0].is_relative)
+				continue;
+			rel = zi.raw.imm[0].value.s;
+		} else {
 			break;
-		off += zi.length;
-		if (!zi.raw.imm[0].is_relative || (pc >= lo && pc < hi))
+		}
+		if (pc >= lo && pc < hi)
 			continue;
-		target = addr + off + (uint64_t)zi.raw.imm[0].value.s;
+		target = addr + off + (uint64_t)rel;
 		if (target > lo && target < hi) {
 			if (where)
 				*where = pc;

@@ -4,9 +4,10 @@
 # and run them under qemu-user (plus dynamic builds of test_patch and test_slots, run
 # against the cross libc); on ARM every C test is built as Thumb (the Debian default) and
 # as ARM code. The relocator unit tests are built here too, from the relocator sources
-# alone, so that every arch's relocator runs on every lane. test_far runs with
-# MHOOK_FORCE_FAR=1; MHOOK_TEST_ROUNDS sets test_threads' and test_batch's rounds (fewer
-# under qemu). test_batch patches the benchmark's generated functions (bench_funcs.c).
+# alone, so that every arch's relocator runs on every lane; on x86-64 also the fast length
+# decoder's cross-check against Zydis (libmhook's branch-into sweeps use it). test_far
+# runs with MHOOK_FORCE_FAR=1; MHOOK_TEST_ROUNDS sets test_threads' and test_batch's
+# rounds (fewer under qemu). test_batch patches the benchmark's generated functions (bench_funcs.c).
 
 LMT_DIR   := $(BUILD)/tests/libmhook
 LMT_HAZ   := tests/libmhook/hazards_$(ARCH).S
@@ -39,6 +40,9 @@ LMT_MODEFLAGS_native :=
 
 LMT_BINS := $(foreach m,$(LMT_MODES),$(foreach t,$(LMT_NAMES),$(LMT_DIR)/$(m)/$(t)))
 LMT_UNIT_BINS := $(LMT_UNIT_SRC:tests/unit/%.c=$(LMT_DIR)/unit/%)
+ifeq ($(ARCH),x86_64)
+  LMT_UNIT_BINS += $(LMT_DIR)/unit/test_x86_64_quick
+endif
 ifeq ($(SANITIZE),1)
   # ASan replaces malloc and memcpy itself: the libc self-hooking test runs unsanitized.
   LMT_BINS := $(filter-out %/test_libc,$(LMT_BINS))
@@ -69,6 +73,11 @@ $(LMT_DIR)/native/test_patch_so: tests/libmhook/test_patch.c $(LMT_HAZ) $(BUILD)
 $(LMT_DIR)/unit/%: tests/unit/%.c $(LMT_RELOC_PURE)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(if $(LMT_RUN),-static) -o $@ $< $(LMT_RELOC_PURE)
+
+$(LMT_DIR)/unit/test_x86_64_quick: tests/unit/test_x86_64_quick.c reloc/x86_64_quick.c \
+		reloc/x86_64_quick.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< reloc/x86_64_quick.c $(ZYDIS_LIBS)
 
 .PHONY: libmhook-tests libmhook-run libmhook-check-native libmhook-check-aarch64 \
 	libmhook-check-arm libmhook-bench
