@@ -37,7 +37,7 @@ LAYERS = [
       "tracer/signals.*",
       "tracer/spec.*", "tracer/symbols.h", "tracer/symbols.c", "tracer/symbols_resolve.c"]),
     ("services", ["mechanics", "reloc"],
-     ["tracer/services.*", "tracer/remote.*", "tracer/sigstate.*"]),
+     ["tracer/services.*", "tracer/remote.*", "tracer/remote_call.c", "tracer/sigstate.*"]),
     ("strategies", ["services", "mechanics", "reloc"], ["strategies/*"]),
     ("loop", ["strategies", "services", "mechanics", "reloc"],
      ["tracer/loop.*", "tracer/hooks.*", "tracer/follow.*", "tracer/attach.*",

@@ -67,6 +67,18 @@ long arch_syscall_result(const struct arch_regs *regs);
 /* The number of the syscall a thread stopped at its syscall instruction is about to make. */
 long arch_syscall_nr(const struct arch_regs *regs);
 
+/* ---- function calls -------------------------------------------------------------------------- */
+
+/* Sets regs up to call fn(args[0..5]) as the ABI calls a function, returning to
+ * return_to, on a stack below the thread's own (past its red zone). *push_at is where the
+ * caller must store return_to (a pointer), or 0 when the arch passes it in a register.
+ * Like arch_prepare_syscall, it disarms the restart of an interrupted syscall. */
+void arch_prepare_call(struct arch_regs *regs, uint64_t fn, uint64_t return_to,
+		       const long args[6], uint64_t *push_at);
+
+/* The integer return value of a call that has returned. */
+uint64_t arch_call_result(const struct arch_regs *regs);
+
 /* ---- instructions -------------------------------------------------------------------------- */
 
 /* Length of the instruction at code, or a negative RELOC_E_* code. */

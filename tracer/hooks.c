@@ -24,6 +24,7 @@
 #include "tracer/loop.h"
 #include "tracer/mem.h"
 #include "tracer/observer.h"
+#include "tracer/remote.h"
 #include "tracer/services.h"
 #include "tracer/sigstate.h"
 #include "tracer/symbols.h"
@@ -39,6 +40,23 @@ bool hooks_hides_exec(void *session, uint64_t start, uint64_t end)
 	return false;
 }
 
+/* Runs an IFUNC resolver in a thread that can run code now: stopped at a signal or an
+ * interrupt, not inside a syscall event, not in group-stop, not a vfork child. */
+static int call_resolver(void *ctx, uint64_t fn, uint64_t *result, char *err, size_t errlen)
+{
+	static const long no_args[6];
+	struct session *s = ctx;
+
+	for (int i = 0; i < s->nthreads; i++) {
+		struct thread *t = &s->threads[i];
+		if (t->state == THREAD_STOPPED && !t->exiting && !t->shadow &&
+		    !t->in_syscall_stop && !t->listen)
+			return remote_call(s, t, fn, no_args, result, err, errlen);
+	}
+	snprintf(err, errlen, "no thread of pid %d can run it now", (int)s->pid);
+	return -EAGAIN;
+}
+
 static int load_image(struct session *s, struct image **img, char *err, size_t errlen)
 {
 	const struct image_source src = {
@@ -46,6 +64,8 @@ static int load_image(struct session *s, struct image **img, char *err, size_t e
 		.read_ctx = (void *)(intptr_t)s->pid,
 		.hides_exec = hooks_hides_exec,
 		.hides_ctx = s,
+		.call = s->resolvers_ok ? call_resolver : NULL,
+		.call_ctx = s,
 	};
 
 	return image_load(s->pid, &src, img, err, errlen);
@@ -538,7 +558,9 @@ int hooks_hook_now(struct session *s, const struct spec *spec, const struct stra
 		}
 	}
 	s->sync_needed = true;
+	s->resolvers_ok = true; /* a running process, its objects relocated */
 	loop_resume_all(s);
+	s->resolvers_ok = false;
 	return i;
 }
 

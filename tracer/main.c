@@ -682,7 +682,9 @@ static int attach_others(struct options *o)
 		if (rc)
 			return rc;
 		x->armed = true;
+		x->resolvers_ok = true;
 		rc = hooks_sync(x);
+		x->resolvers_ok = false;
 		if (rc)
 			return rc;
 		x->obs->ready(x);
@@ -734,7 +736,10 @@ static int run(struct options *o, struct session *s)
 		return give_up(s, rc);
 	s->ready_at_sync = s->launched;
 	s->armed = true;
+	/* Attached, every object is relocated; launched, nothing is before the entry point. */
+	s->resolvers_ok = !s->launched;
 	rc = hooks_sync(s);
+	s->resolvers_ok = false;
 	if (rc)
 		return give_up(s, rc);
 	if (s->launched) {
@@ -743,7 +748,9 @@ static int run(struct options *o, struct session *s)
 				say("%s", err);
 			return give_up(s, s->fatal ? s->fatal : EXIT_TRACE);
 		}
+		s->resolvers_ok = true;
 		rc = hooks_sync(s);
+		s->resolvers_ok = false;
 		if (rc)
 			return give_up(s, rc);
 	}

@@ -21,6 +21,16 @@ long remote_syscall(struct session *s, struct thread *t, long nr, long a0, long 
 long remote_syscall_pid(pid_t tid, uint64_t insn, long nr, long a0, long a1, long a2,
 			long a3, long a4, long a5);
 
+/* Calls fn(args) in stopped thread t, every other thread stopped, and gives its return
+ * value in *result: the thread runs on below its own stack and returns to a breakpoint
+ * in a scratch slot; its registers, siginfo and mask are then given back, and the
+ * disposition of SIGTRAP repaired. For short functions that take no lock (an IFUNC
+ * resolver): a call that has not returned within a second is interrupted and fails.
+ * 0, or a negative errno with err filled in (-EFAULT: it faulted or trapped; -ETIMEDOUT;
+ * -ESRCH: the thread is gone). */
+int remote_call(struct session *s, struct thread *t, uint64_t fn, const long args[6],
+		uint64_t *result, char *err, size_t errlen);
+
 /* The address of size bytes of executable scratch code within +-2 GiB of near, reusing
  * space given back or mapping a new page in the tracee (every thread must be stopped),
  * or 0 with err filled in. */

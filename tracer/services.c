@@ -162,6 +162,11 @@ int tracer_hold_signals(pid_t tid, int wanted, uint64_t *saved)
 	return hold_all_but(tid, wanted ? 1ULL << (wanted - 1) : 0, 0, saved);
 }
 
+int tracer_hold_signals_for_code(pid_t tid, uint64_t *saved)
+{
+	return hold_all_but(tid, 1ULL << (SIGTRAP - 1), FAULT_SIGNALS, saved);
+}
+
 void tracer_release_signals(pid_t tid, uint64_t saved)
 {
 	ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(saved), &saved);
@@ -174,7 +179,7 @@ static int step(struct session *s, struct thread *t, bool keep_group_stop)
 	uint64_t mask;
 	pid_t tid = t->tid;
 
-	if (hold_all_but(tid, 1ULL << (SIGTRAP - 1), FAULT_SIGNALS, &mask) < 0)
+	if (tracer_hold_signals_for_code(tid, &mask) < 0)
 		return -ESRCH;
 	int rc = step_held(s, t, keep_group_stop);
 	tracer_release_signals(tid, mask);

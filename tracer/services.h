@@ -54,6 +54,11 @@ bool tracer_is_fault(pid_t tid, int sig);
  * siginfo and all. 0 or a negative errno. */
 int tracer_hold_signals(pid_t tid, int wanted, uint64_t *saved);
 
+/* The same for running target code (a single-step, a call): SIGTRAP stays unblocked, and
+ * the faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE) as the thread has them, since the kernel's
+ * forced fault on a blocked signal would reset the target's handler. */
+int tracer_hold_signals_for_code(pid_t tid, uint64_t *saved);
+
 /* Gives tid back the mask tracer_hold_signals kept. */
 void tracer_release_signals(pid_t tid, uint64_t saved);
 

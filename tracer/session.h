@@ -153,6 +153,9 @@ struct session {
 	 * the strategy) on r_brk, hit after every change to the loaded objects. */
 	struct hook rdebug;
 	uint64_t r_debug_addr;   /* the dynamic linker's struct r_debug, once known */
+	bool resolvers_ok;       /* the sync under way may run IFUNC resolvers in the target:
+				  * every object is relocated (attach, launch's entry point, a
+				  * client's hook), which a dlopen notification is not */
 	bool sync_needed;        /* objects changed while threads were held: sync before
 				  * the threads are resumed */
 	/* sigstate.c's shadow of the target's SIGTRAP [0] and SIGSEGV [1] handling, and

@@ -30,6 +30,11 @@ struct image_source {
 	void *read_ctx;
 	bool (*hides_exec)(void *ctx, uint64_t start, uint64_t end);
 	void *hides_ctx;
+	/* Optional: calls fn() in the tracee (an IFUNC resolver that nothing has run yet);
+	 * NULL while the objects are not all relocated, when no resolver may run. 0 with
+	 * *result, or a negative errno with err filled in. */
+	int (*call)(void *ctx, uint64_t fn, uint64_t *result, char *err, size_t errlen);
+	void *call_ctx;
 };
 
 /*
@@ -60,7 +65,8 @@ struct resolved {
  * ambiguous LIB, listing the matches; an address outside LIB or not executable; +OFF past
  * the end of the function), -ENOENT for an unknown object or function (with close names
  * suggested in err) or an unmapped address, -ENOTSUP for an IFUNC whose implementation
- * the tracee has not bound yet, or another negative errno. A LIB containing '/' must equal
+ * the tracee has not bound yet (and whose resolver src->call could not run), or another
+ * negative errno. A LIB containing '/' must equal
  * an object's full path; an exact basename match wins over prefix matches.
  */
 int image_resolve(struct image *img, const struct spec *spec, struct resolved *out,

@@ -65,6 +65,25 @@ static int ifunc_target(struct image *img, const struct obj *o, const struct esy
 	return -ENOTSUP;
 }
 
+/* An IFUNC nothing has bound yet: its resolver is run in the tracee, as the dynamic
+ * linker would run it at the first call, and what it returns must be code of the object. */
+static int ifunc_by_call(struct image *img, const struct obj *o, const struct esym *s,
+			 uint64_t *impl, char *why, size_t whylen)
+{
+	uint64_t v = 0;
+
+	int rc = img->src.call(img->src.call_ctx, o->bias + s->value, &v, why, whylen);
+	if (rc < 0)
+		return rc;
+	if (!is_bound_impl(img, o, s, v)) {
+		snprintf(why, whylen, "its resolver returned 0x%" PRIx64 ", no code of %s", v,
+			 o->base);
+		return -ENOTSUP;
+	}
+	*impl = v;
+	return 0;
+}
+
 struct shared_acc {
 	uint64_t seen[16];   /* resolvers already named */
 	size_t nseen;
@@ -497,12 +516,20 @@ int image_resolve(struct image *img, const struct spec *spec, struct resolved *o
 	out->func_start = addr;
 	out->size = s->size;
 	if (s->ifunc) {
+		char why[256] = "";
 		rc = ifunc_target(img, o, s, &addr);
+		if (rc && img->src.call && (rc = ifunc_by_call(img, o, s, &addr, why,
+							    sizeof(why))) < 0) {
+			snprintf(err, errlen, "'%s' is an IFUNC in %s that this process has not "
+				 "bound yet, and running its resolver failed: %s", spec->name,
+				 o->base, why);
+			return -ENOTSUP;
+		}
 		if (rc) {
 			snprintf(err, errlen, "'%s' is an IFUNC in %s and this process has not "
 				 "bound it yet (no IRELATIVE or bound GOT slot names its "
-				 "implementation); hook the implementation by address instead",
-				 spec->name, o->base);
+				 "implementation; its resolver runs once its objects are "
+				 "relocated)", spec->name, o->base);
 			return rc;
 		}
 		out->ifunc = true;

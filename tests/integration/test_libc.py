@@ -70,3 +70,66 @@ def test_six_arguments(strategy, out):
         mh.check_call_event(c)
         want = [i, -i, i << 8, 0x7fffffffffffffff - i, -0x8000000000000000 + i, 0xabcdef]
         assert c["args"] == [hex(x & M64) for x in want], (i, c["args"])
+
+
+# ---- IFUNCs nothing has bound yet: mhookd runs the resolver ---------------------------------
+
+
+def lazyifunc(*args):
+    return [mh.target("lazyifunc")] + [str(a) for a in args]
+
+
+def lazy_stdout(n):
+    return "strncat=%d len=%d\n" % (n, sum(i % 4 for i in range(n)))
+
+
+@pytest.mark.sanitize
+def test_unbound_ifunc_launch(strategy, out):
+    """strncat is an IFUNC that lazyifunc's lazy PLT slot binds only at its first call, and
+    that libc never calls: at the entry point nothing names its implementation. mhookd
+    runs the resolver there, in the target, and hooks what it returns: every call is
+    counted, and the program is unchanged."""
+    n = 30
+    r = mh.mhookd(["-s", strategy, "-c", "--json", "-o", out, "-f", "libc:strncat", "--"]
+                  + lazyifunc(n))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == lazy_stdout(n)
+    ev = mh.read_events(out)
+    assert not mh.of(ev, "error"), mh.of(ev, "error")
+    assert mh.summaries(ev)["strncat"]["calls"] == n
+
+
+def test_unbound_ifunc_attach(procs, out):
+    """Attached while the target waits in read(): the resolver runs in that thread, which
+    then goes back to its read as if nothing happened, and the hook is armed at ready."""
+    n = 25
+    t = procs.popen(lazyifunc(n, "--wait"))
+    pid = int(mh.readline(t).split()[1])
+    m = procs.popen([mh.MHOOKD, "-p", str(pid), "--json", "-c", "-o", out, "-f",
+                     "libc:strncat"])
+    ready = mh.wait_for_file_event(out, "ready", m)
+    assert [h["func"] for h in ready["hooks"]] == ["strncat"] and ready["pending"] == [], ready
+    mh.send_line(t)
+    assert mh.readline(t) + "\n" == lazy_stdout(n)
+    assert mh.wait(t) == 0
+    assert mh.wait(m) == 0, m.stderr.read()
+    assert mh.summaries(mh.read_events(out))["strncat"]["calls"] == n
+
+
+def test_resolver_result_and_fault(out):
+    """lazyifunc's own IFUNCs, never referenced: lz_good's resolver returns lz_impl, which is
+    what gets hooked; lz_bad's faults, which fails that SPEC with the reason and leaves the
+    target as it was."""
+    r = mh.mhookd(["--json", "-o", out, "-f", "lz_good", "-f", "lz_bad", "--"] + lazyifunc(3))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == lazy_stdout(3)
+    assert "lz_bad was never armed" in r.stderr and "its resolver failed: it faulted " \
+        "(signal 11)" in r.stderr, r.stderr
+    ev = mh.read_events(out)
+    armed = [e for e in mh.of(ev, "armed") if e["func"] == "lz_good"]
+    assert len(armed) == 1, ev
+    impl, _ = mh.symbol_value(mh.target("lazyifunc"), "lz_impl")
+    good, _ = mh.symbol_value(mh.target("lazyifunc"), "lz_good")  # the resolver
+    assert (impl ^ good) & 0xfff
+    # lz_impl's address: its file address plus the load base, which is page-aligned
+    assert (int(armed[0]["addr"], 16) - impl) & 0xfff == 0, (armed[0]["addr"], hex(impl))

@@ -9,7 +9,7 @@ TOOLS_DIR   := build/tools
 TARGET_BINS := $(TARGETS_DIR)/libcounter.so $(TARGETS_DIR)/counter $(TARGETS_DIR)/sigtarget \
                $(TARGETS_DIR)/forker $(TARGETS_DIR)/churn $(TARGETS_DIR)/loader $(TARGETS_DIR)/libplugin.so \
                $(TARGETS_DIR)/forkn $(TARGETS_DIR)/hazards $(TARGETS_DIR)/bench_target \
-               $(TARGETS_DIR)/libcalls $(TARGETS_DIR)/nxtarget $(TARGETS_DIR)/cxxtarget $(TARGETS_DIR)/leaderexit $(TARGETS_DIR)/chatter \
+               $(TARGETS_DIR)/libcalls $(TARGETS_DIR)/lazyifunc $(TARGETS_DIR)/nxtarget $(TARGETS_DIR)/cxxtarget $(TARGETS_DIR)/leaderexit $(TARGETS_DIR)/chatter \
                $(TARGETS_DIR)/sectarget $(TARGETS_DIR)/rtpong $(TARGETS_DIR)/sigkeep $(TARGETS_DIR)/alarmer \
                $(TOOLS_DIR)/ptrace_rtt
 
@@ -59,6 +59,12 @@ $(TARGETS_DIR)/forker: tests/targets/forker.c tests/targets/build.mk
 $(TARGETS_DIR)/hazards: tests/targets/hazards.c tests/targets/hazards_asm.S tests/targets/build.mk
 	@mkdir -p $(@D)
 	$(CC) $(TARGET_CFLAGS) -o $@ tests/targets/hazards.c tests/targets/hazards_asm.S
+
+# Lazily bound, and strncat called as itself (no builtin), so that its PLT slot stays
+# unresolved until the first call.
+$(TARGETS_DIR)/lazyifunc: tests/targets/lazyifunc.c tests/targets/build.mk
+	@mkdir -p $(@D)
+	$(CC) $(TARGET_CFLAGS) -fno-builtin -Wl,-z,lazy -o $@ $<
 
 $(TARGETS_DIR)/libcalls: tests/targets/libcalls.c tests/targets/build.mk
 	@mkdir -p $(@D)

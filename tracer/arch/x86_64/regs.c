@@ -91,6 +91,32 @@ void arch_prepare_syscall(struct arch_regs *regs, uint64_t insn_addr, long nr,
 	regs->r.orig_rax = (unsigned long)-1;
 }
 
+void arch_prepare_call(struct arch_regs *regs, uint64_t fn, uint64_t return_to,
+		       const long args[6], uint64_t *push_at)
+{
+	/* Below the 128-byte red zone; at the entry the stack is 16-byte aligned plus the
+	 * pushed return address, as after a call. */
+	uint64_t sp = ((regs->r.rsp - 128) & ~15ULL) - 8;
+
+	(void)return_to;
+	regs->r.rsp = sp;
+	*push_at = sp;
+	regs->r.rdi = (unsigned long)args[0];
+	regs->r.rsi = (unsigned long)args[1];
+	regs->r.rdx = (unsigned long)args[2];
+	regs->r.rcx = (unsigned long)args[3];
+	regs->r.r8 = (unsigned long)args[4];
+	regs->r.r9 = (unsigned long)args[5];
+	regs->r.rax = 0; /* no vector arguments (a variadic callee reads al) */
+	regs->r.rip = fn;
+	regs->r.orig_rax = (unsigned long)-1;
+}
+
+uint64_t arch_call_result(const struct arch_regs *regs)
+{
+	return regs->r.rax;
+}
+
 long arch_syscall_result(const struct arch_regs *regs)
 {
 	return (long)regs->r.rax;
