@@ -102,8 +102,9 @@ static void split(const char *d, struct cxx_parts *p)
 			angle++;
 		else if (*c == '>')
 			angle--;
-		else if (*c == ' ' && angle == 0 && c + 1 < open)
-			p->name = c + 1;
+		else if (*c == ' ' && angle == 0 && c + 1 < open &&
+			 !(c - d >= 8 && !strncmp(c - 8, "operator", 8)))
+			p->name = c + 1; /* not the blank of "operator new" */
 	}
 	p->name_len = (size_t)(open - p->name);
 	int depth = 0;
@@ -182,7 +183,9 @@ bool cxx_may_match(const char *q, const char *sym)
 	while (start > q && (isalnum((unsigned char)start[-1]) || start[-1] == '_'))
 		start--;
 	size_t n = (size_t)(end - start);
-	if (!n || (n >= 8 && !strncmp(start, "operator", 8)) || n > 200)
+	bool op = (n >= 8 && !strncmp(start, "operator", 8)) ||
+		  (start - q >= 9 && !strncmp(start - 9, "operator ", 9));
+	if (!n || op || n > 200)
 		return true; /* operators are encoded, not spelled: demangle to know */
 	char enc[220];
 	snprintf(enc, sizeof(enc), "%zu%.*s", n, (int)n, start);

@@ -44,6 +44,13 @@ static const struct {
 	{ "ns::f::operator()", "_ZN2ns1fclEv", true },
 	/* _ZN2nsltERKNS_1vES2_ = ns::operator<(ns::v const&, ns::v const&) */
 	{ "ns::operator<", "_ZN2nsltERKNS_1vES2_", true },
+	/* _Znwm = operator new(unsigned long): the blank is the operator's, no return type */
+	{ "operator new(unsigned long)", "_Znwm", true },
+	{ "operator new", "_Znwm", true },
+	{ "new", "_Znwm", false },
+	/* _ZNSolsEi = std::ostream::operator<<(int) */
+	{ "std::ostream::operator<<(int)", "_ZNSolsEi", true },
+	{ "std::ostream::operator<<(long)", "_ZNSolsEi", false },
 };
 
 int main(void)
