@@ -42,7 +42,7 @@ static const char usage_text[] =
 	"                     $XDG_RUNTIME_DIR/mhookd.sock\n"
 	"  -f, --func SPEC    attach: a function to hook; repeatable. NAME, LIB:NAME,\n"
 	"                     0xADDR or LIB:0xOFF, optionally followed by +0xOFF\n"
-	"  -s, --strategy S   attach: swbp (default), hwbp or nx (see mhookd --help)\n"
+	"  -s, --strategy S   attach: swbp (default), hwbp, nx or step (see mhookd --help)\n"
 	"      --json         attach: JSON lines, mhookd's events byte for byte (the\n"
 	"                     ready line and the summary in the same form);\n"
 	"                     list, stats, symbols: mhookd's reply as it came\n"
