@@ -198,7 +198,9 @@ static void add_hook(struct row_builder *b, struct session *s, const struct hook
 
 bool counts_never_armed(const struct session *main, int i)
 {
-	if (main->specs[i].hook >= 0)
+	/* A SPEC made for one function of a glob is the glob's: it answers for them; a glob
+	 * that matched is armed through them, or shares their hooks with other SPECs. */
+	if (main->specs[i].hook >= 0 || main->specs[i].hook == -3 || main->specs[i].parent != -1)
 		return false;
 	for (int si = 0; si < follow_count(); si++) {
 		const struct session *s = follow_at(si);

@@ -114,7 +114,7 @@ static void on_ready(struct session *s)
 	ev.ready.nhooks = n;
 	n = 0;
 	for (int i = 0; ev.ready.pending && i < s->nspecs; i++) {
-		if (s->specs[i].hook != -1)
+		if (s->specs[i].hook != -1 || s->specs[i].parent != -1)
 			continue;
 		ev.ready.pending[n].spec = event_strdup(&ev, s->specs[i].spec->text);
 		ev.ready.pending[n++].why = event_strdup(&ev, s->specs[i].why);

@@ -521,6 +521,11 @@ static int do_hook(void *arg)
 
 	if (!ops)
 		return fail(c, PROTO_BAD_REQUEST, "unknown strategy '%s'", hr->strategy);
+	/* A reply and an unhook name one hook; a glob would make many. */
+	if (spec_is_glob(hr->spec))
+		return fail(c, PROTO_BAD_REQUEST, "bad SPEC '%s': globs are for mhookd -f; hook "
+			    "each function by its name (the symbols request lists them)",
+			    hr->spec);
 	drop_gone();
 	if (!resolves_untraced(c) || !(s = target(c, &fresh)))
 		return 0;

@@ -156,6 +156,8 @@ static bool merge_duplicate(struct session *s, int i, const struct resolved *r)
 			continue;
 		if (strcmp(o->spec, text) != 0)
 			add_shared(o, text);
+		else if (s->specs[i].parent >= 0 && strcmp(o->func, r->func) != 0)
+			add_shared(o, r->func); /* an alias the same glob matched */
 		s->specs[i].hook = j;
 		return true;
 	}
@@ -237,6 +239,18 @@ static int prepare(struct session *s, struct hook *h, char *err, size_t errlen)
 	return 0;
 }
 
+/* SPEC i, one function of a glob, failed for good: so do its aliases (the glob's other
+ * SPECs at the same address), which would fail the same way, one error each. */
+static void fail_aliases(struct session *s, int i)
+{
+	const struct session_spec *ss = &s->specs[i];
+
+	for (int k = i + 1; ss->parent >= 0 && k < s->nspecs; k++)
+		if (s->specs[k].parent == ss->parent && s->specs[k].glob_addr == ss->glob_addr &&
+		    s->specs[k].hook == -1)
+			s->specs[k].hook = -2;
+}
+
 /* Resolves SPEC i and prepares its hook. Returns 0 (prepared, merged, left pending, or
  * failed for good after ready), or the exit status when it must fail (before ready). */
 static int prepare_spec(struct session *s, struct image *img, int i)
@@ -265,12 +279,15 @@ static int prepare_spec(struct session *s, struct image *img, int i)
 		/* A 5,000-byte SPEC is shown by its start, so the reason still fits. */
 		int cut = strlen(sp->text) > 200 ? 200 : (int)strlen(sp->text);
 		const char *more = strlen(sp->text) > 200 ? "..." : "";
-		if (!s->ready_sent) {
+		/* One function of a glob that cannot be hooked costs the run nothing but
+		 * that function: the user asked for whatever matches. */
+		if (!s->ready_sent && ss->parent < 0) {
 			tracer_report_fatal(s, "%.*s%s: %s", cut, sp->text, more, err);
 			return rc == -EINVAL ? 1 : 2;
 		}
 		tracer_report_error(s, "%.*s%s: %s", cut, sp->text, more, err);
 		ss->hook = -2;
+		fail_aliases(s, i);
 		return 0;
 	}
 	if (merge_duplicate(s, i, &r))
@@ -281,7 +298,7 @@ static int prepare_spec(struct session *s, struct image *img, int i)
 	err[0] = 0;
 	rc = prepare(s, h, err, sizeof(err));
 	if (rc < 0) {
-		if (!s->ready_sent) {
+		if (!s->ready_sent && ss->parent < 0) {
 			tracer_report_fatal(s, "cannot hook %s at 0x%" PRIx64 ": %s", h->func,
 					    h->addr, err);
 			return 2;
@@ -289,9 +306,158 @@ static int prepare_spec(struct session *s, struct image *img, int i)
 		tracer_report_error(s, "cannot hook %s at 0x%" PRIx64 ": %s", h->func, h->addr,
 				    err);
 		ss->hook = -2;
+		fail_aliases(s, i);
 		return 0;
 	}
 	ss->hook = (int)(h - s->hooks);
+	return 0;
+}
+
+/* ---- globs ------------------------------------------------------------------------------ */
+
+#define GLOB_DEFAULT_MAX 1000
+
+/* The SPECs made for globs' functions, shared by every session (as the parsed command
+ * line is) and freed at exit. */
+static struct spec **made_specs;
+static size_t nmade, cap_made;
+
+static const struct spec *make_spec(const char *text, const char *lib, const char *name)
+{
+	struct spec *sp = calloc(1, sizeof(*sp));
+
+	if (!sp || (nmade == cap_made &&
+		    !(made_specs = realloc(made_specs, (cap_made = cap_made * 2 + 64) *
+						       sizeof(*made_specs)))))
+		abort(); /* out of memory with hooks half made: nothing sensible is left */
+	sp->text = strdup(text);
+	sp->lib = strdup(lib);
+	sp->name = strdup(name);
+	if (!sp->text || !sp->lib || !sp->name)
+		abort();
+	made_specs[nmade++] = sp;
+	return sp;
+}
+
+void hooks_free_made_specs(void)
+{
+	for (size_t i = 0; i < nmade; i++) {
+		spec_free(made_specs[i]);
+		free(made_specs[i]);
+	}
+	free(made_specs);
+	made_specs = NULL;
+	nmade = cap_made = 0;
+}
+
+struct glob_match {
+	char lib[256];
+	char name[256];
+	uint64_t addr;
+};
+
+struct glob_acc {
+	struct glob_match *m;
+	size_t n, cap;
+};
+
+static bool add_match(void *ctx, const struct image_symbol *sym)
+{
+	struct glob_acc *a = ctx;
+
+	if (strlen(sym->symbol) >= sizeof(a->m->name))
+		return true; /* no SPEC could name it whole */
+	if (a->n == a->cap) {
+		struct glob_match *m = realloc(a->m, (a->cap = a->cap * 2 + 64) * sizeof(*m));
+		if (!m)
+			return false;
+		a->m = m;
+	}
+	struct glob_match *g = &a->m[a->n++];
+	snprintf(g->lib, sizeof(g->lib), "%s", sym->lib);
+	snprintf(g->name, sizeof(g->name), "%s", sym->symbol);
+	g->addr = sym->addr;
+	return true;
+}
+
+/* By address; among aliases, the public name first (malloc before __libc_malloc), so
+ * that it names the hook and the others go to shared_with. */
+static int cmp_addr(const void *a, const void *b)
+{
+	const struct glob_match *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	if ((x->name[0] == '_') != (y->name[0] == '_'))
+		return x->name[0] == '_' ? 1 : -1;
+	size_t xn = strlen(x->name), yn = strlen(y->name);
+	if (xn != yn)
+		return xn < yn ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Whether glob SPEC i already has a SPEC for this function. */
+static bool made_for(const struct session *s, int i, const struct glob_match *g)
+{
+	for (int k = 0; k < s->nspecs; k++) {
+		const struct session_spec *c = &s->specs[k];
+		if (c->parent == i && c->glob_addr == g->addr && !strcmp(c->spec->name, g->name) &&
+		    !strcmp(c->spec->lib, g->lib))
+			return true;
+	}
+	return false;
+}
+
+/* Glob SPEC i against the loaded objects: a SPEC of its own (LIB:NAME, the object's
+ * basename and the symbol, reported under the glob's text) for each function it matches
+ * that has none yet, to be prepared as any other; aliases of one address become one hook
+ * naming the others in shared_with. Returns 0, or the exit status when it must fail
+ * (before ready). */
+static int expand_glob(struct session *s, struct image *img, int i)
+{
+	struct glob_acc a = { 0 };
+	char err[1024];
+	const struct spec *sp = s->specs[i].spec;
+	int max = s->max_glob > 0 ? s->max_glob : GLOB_DEFAULT_MAX;
+	int rc = image_glob(img, sp, add_match, &a, err, sizeof(err));
+
+	if (rc == -ENOENT) {
+		free(a.m);
+		snprintf(s->specs[i].why, sizeof(s->specs[i].why), "%s", err);
+		if (s->specs[i].hook == -3 || s->allow_pending || s->specs[i].unloaded)
+			return 0; /* pending, or nothing new */
+		tracer_report_fatal(s, "%s: %s", sp->text, err);
+		return 2;
+	}
+	qsort(a.m, a.n, sizeof(*a.m), cmp_addr);
+	size_t distinct = 0;
+	for (size_t k = 0; k < a.n; k++)
+		distinct += !k || a.m[k].addr != a.m[k - 1].addr;
+	if (distinct > (size_t)max) {
+		snprintf(err, sizeof(err), "matches %zu functions, more than %d (--max-hooks N "
+			 "raises the limit)", distinct, max);
+		free(a.m);
+		if (!s->ready_sent) {
+			tracer_report_fatal(s, "%s: %s", sp->text, err);
+			return 1;
+		}
+		tracer_report_error(s, "%s: %s", sp->text, err);
+		s->specs[i].hook = -2;
+		return 0;
+	}
+	s->specs[i].hook = -3;
+	const char *text = sp->text;
+	const struct strategy_ops *ops = s->specs[i].ops;
+	for (size_t k = 0; k < a.n; k++) {
+		if (made_for(s, i, &a.m[k]))
+			continue;
+		int c = hooks_add_spec(s, make_spec(text, a.m[k].lib, a.m[k].name), ops);
+		if (c < 0)
+			break;
+		s->specs[c].parent = i;
+		s->specs[c].glob_addr = a.m[k].addr;
+	}
+	free(a.m);
 	return 0;
 }
 
@@ -470,6 +636,14 @@ int hooks_sync(struct session *s)
 		sigstate_snapshot(s);
 		arm_sigwatches(s, img);
 	}
+	/* Globs first: what they match becomes SPECs of their own, prepared below. */
+	for (int i = 0, nglob = s->nspecs; i < nglob && rc == 0; i++)
+		if (s->specs[i].spec->glob && (s->specs[i].hook == -1 || s->specs[i].hook == -3))
+			rc = expand_glob(s, img, i);
+	if (rc) {
+		image_free(img);
+		return rc;
+	}
 	int *prepared = calloc((size_t)s->nspecs + 1, sizeof(*prepared));
 	int n = 0;
 	if (!prepared) {
@@ -477,7 +651,7 @@ int hooks_sync(struct session *s)
 		return 2;
 	}
 	for (int i = 0; i < s->nspecs && rc == 0; i++) {
-		if (s->specs[i].hook != -1)
+		if (s->specs[i].hook != -1 || s->specs[i].spec->glob)
 			continue;
 		rc = prepare_spec(s, img, i);
 		int j = s->specs[i].hook;
@@ -519,6 +693,7 @@ int hooks_add_spec(struct session *s, const struct spec *spec, const struct stra
 	p[s->nspecs].spec = spec;
 	p[s->nspecs].ops = ops;
 	p[s->nspecs].hook = -1;
+	p[s->nspecs].parent = -1;
 	return s->nspecs++;
 }
 
@@ -617,9 +792,15 @@ void hooks_forget_all(struct session *s)
 		free(h->priv);
 		h->priv = NULL;
 	}
-	for (int i = 0; i < s->nspecs; i++)
-		if (s->specs[i].hook >= 0)
-			s->specs[i].hook = -1;
+	for (int i = 0; i < s->nspecs; i++) {
+		struct session_spec *ss = &s->specs[i];
+		if (ss->parent >= 0) {
+			ss->hook = -2; /* the glob matches afresh in the new program */
+			ss->parent = -2;
+		} else if (ss->hook >= 0 || ss->hook == -3) {
+			ss->hook = -1;
+		}
+	}
 	for (unsigned id = 0; id < SESSION_MAX_STRATEGIES; id++) {
 		const struct strategy_ops *ops = strategy_by_id(id);
 		if (s->strategy_state[id] && ops && ops->free_state)

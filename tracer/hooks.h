@@ -60,6 +60,9 @@ bool hooks_sigwatch_trap(struct session *s, struct thread *t, uint64_t pc);
  * pending again. */
 void hooks_forget_all(struct session *s);
 
+/* Frees the SPECs made for what globs matched (at exit, once no session uses them). */
+void hooks_free_made_specs(void);
+
 /* Whether s's strategies made [start, end) non-executable (nx); for image_source. */
 bool hooks_hides_exec(void *session, uint64_t start, uint64_t end);
 

@@ -63,6 +63,7 @@ struct options {
 	bool pending;
 	bool strict;             /* a SPEC never armed fails the run */
 	bool follow;
+	int max_hooks;           /* --max-hooks: per glob; 0 for the default */
 	double duration;
 	bool listen;             /* serve the socket (--listen, -S) */
 	struct server_config server;
@@ -86,6 +87,8 @@ static const char usage_text[] =
 	"                       NAME may be a C++ name as written in source:\n"
 	"                       'ns::shape::area(int)', or 'ns::twice<long>' when it\n"
 	"                       names one function\n"
+	"                       NAME and LIB may be globs (*, ?, [...]): 'libc:str*',\n"
+	"                       '*:SSL_*', one hook per function they match\n"
 	"  -s, --strategy S     how to hook:\n"
 	"                         swbp  int3 at the entry, the displaced instruction run\n"
 	"                               out of line: one stop per call (default)\n"
@@ -105,6 +108,7 @@ static const char usage_text[] =
 	"                       seconds since start; -tt adds microseconds, -ttt prints\n"
 	"                       seconds since the epoch\n"
 	"      --duration SECS  detach by itself after SECS seconds\n"
+	"      --max-hooks N    the most functions one glob may hook (1000)\n"
 	"  -C, --demangle       report C++ names demangled (events, summaries, -l,\n"
 	"                       whose GLOB then also matches them); off by default\n"
 	"  -F, --follow         trace and hook children too (fork, vfork, posix_spawn),\n"
@@ -190,7 +194,7 @@ static void add_pids(struct options *o, const char *arg)
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_VERSION = 255, OPT_JSON = 256, OPT_DURATION, OPT_PENDING, OPT_STRICT, OPT_LISTEN, OPT_SOCKET_MODE,
-	       OPT_SOCKET_GROUP, OPT_CLIENT_QUEUE };
+	       OPT_SOCKET_GROUP, OPT_CLIENT_QUEUE, OPT_MAX_HOOKS };
 	static const struct option longopts[] = {
 		{ "func", required_argument, NULL, 'f' },
 		{ "strategy", required_argument, NULL, 's' },
@@ -202,6 +206,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "strict", no_argument, NULL, OPT_STRICT },
 		{ "follow", no_argument, NULL, 'F' },
 		{ "demangle", no_argument, NULL, 'C' },
+		{ "max-hooks", required_argument, NULL, OPT_MAX_HOOKS },
 		{ "list", required_argument, NULL, 'l' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "listen", optional_argument, NULL, OPT_LISTEN },
@@ -255,6 +260,15 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'C':
 			cxx_set_demangle_output(true);
 			break;
+		case OPT_MAX_HOOKS: {
+			errno = 0;
+			long v = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < 1 || v > 1000000)
+				die_usage("--max-hooks wants a number of functions from 1 to "
+					  "1000000, not '%s'", optarg);
+			o->max_hooks = (int)v;
+			break;
+		}
 		case OPT_DURATION:
 			errno = 0;
 			o->duration = strtod(optarg, &end);
@@ -678,6 +692,7 @@ static int attach_others(struct options *o)
 		follow_add(x);
 		x->allow_pending = o->pending;
 		x->follow = o->follow;
+		x->max_glob = o->max_hooks;
 		int rc = probe_strategies(x);
 		if (rc)
 			return rc;
@@ -731,6 +746,7 @@ static int run(struct options *o, struct session *s)
 	 * entry point if they were not bound before; ready follows the libraries. */
 	s->allow_pending = o->pending || s->launched;
 	s->follow = o->follow;
+	s->max_glob = o->max_hooks;
 	rc = probe_strategies(s);
 	if (rc)
 		return give_up(s, rc);
@@ -889,6 +905,7 @@ out:
 	for (int i = 0; i < o.nspecs; i++)
 		spec_free(&specs[i]);
 	free(specs);
+	hooks_free_made_specs();
 	free(o.specs);
 	free(o.pids);
 	return rc;

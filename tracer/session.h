@@ -103,10 +103,14 @@ struct session_spec {
 	const struct spec *spec;  /* parsed once, shared by every session */
 	const struct strategy_ops *ops; /* the strategy its hook takes */
 	int hook;                 /* the hook serving it, -1 while pending (nothing loaded
-				   * defines it yet), -2 once it failed for good */
+				   * defines it yet), -2 once it failed for good, -3 for a
+				   * glob that matched: its functions are SPECs of their own */
 	char why[1024];           /* why it is pending, for the ready event */
 	bool unloaded;            /* its hook went with an unloaded object: it waits for the
 				   * object to come back, even without --pending */
+	int parent;               /* the glob SPEC it was made for (one function the glob
+				   * matched), or -1 for a SPEC as given */
+	uint64_t glob_addr;       /* such a SPEC's function, as the glob saw it */
 };
 
 struct session {
@@ -153,6 +157,8 @@ struct session {
 	 * the strategy) on r_brk, hit after every change to the loaded objects. */
 	struct hook rdebug;
 	uint64_t r_debug_addr;   /* the dynamic linker's struct r_debug, once known */
+	int max_glob;            /* the most distinct functions one glob may hook
+				  * (--max-hooks; 0 means the default, 1,000) */
 	bool resolvers_ok;       /* the sync under way may run IFUNC resolvers in the target:
 				  * every object is relocated (attach, launch's entry point, a
 				  * client's hook), which a dlopen notification is not */

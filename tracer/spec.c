@@ -121,13 +121,38 @@ int spec_parse(const char *text, struct spec *out, char *err, size_t errlen)
 		out->name = strdup(what);
 		if (!out->name)
 			BAD("out of memory");
+		out->glob = spec_is_glob(out->name);
 	}
+	if (out->lib && spec_is_glob(out->lib)) {
+		if (out->is_addr)
+			BAD("a LIB glob '%.64s' with an address (an offset needs one object)",
+			    out->lib);
+		out->glob = true;
+	}
+	if (out->glob && out->plus)
+		BAD("+0x%llx after a glob (an offset needs one function)",
+		    (unsigned long long)out->plus);
 	free(work);
 	return 0;
 bad:
 	free(work);
 	spec_free(out);
 	return -EINVAL;
+}
+
+bool spec_is_glob(const char *part)
+{
+	for (const char *p = part; p && *p && *p != '('; p++) {
+		if (!strncmp(p, "operator", 8)) {
+			p += 7; /* operator*, operator[], operator*= are names */
+			while (p[1] && p[1] != '(' && strchr("*[]=", p[1]))
+				p++;
+			continue;
+		}
+		if (*p == '*' || *p == '?' || *p == '[')
+			return true;
+	}
+	return false;
 }
 
 void spec_free(struct spec *s)

@@ -18,12 +18,18 @@ struct spec {
 	uint64_t addr;     /* 0xADDR (absolute) or LIB:0xOFF (offset from the load base) */
 	bool is_addr;
 	uint64_t plus;     /* the +0xOFF suffix, 0 if none */
+	bool glob;         /* NAME or LIB holds a wildcard (*, ?, [...]): it stands for every
+			    * function that matches, one hook per distinct address */
 };
 
 /* Parses text into *out (strings owned by out). Returns 0, or -EINVAL with a one-line
  * reason in err. */
 int spec_parse(const char *text, struct spec *out, char *err, size_t errlen);
 void spec_free(struct spec *s);
+
+/* Whether a SPEC's NAME (or LIB) is a glob: a '*', '?' or '[' outside a C++ parameter list
+ * and not part of an operator's name (operator*, operator[]). */
+bool spec_is_glob(const char *part);
 
 /* Whether the LIB part of a SPEC names an object with this basename: equal, or a prefix
  * ending right before a '.' or '-' ("libc" matches libc.so.6, not libcap.so.2). */

@@ -75,7 +75,8 @@ int image_resolve(struct image *img, const struct spec *spec, struct resolved *o
 /* A defined function as image_each sees it. */
 struct image_symbol {
 	const char *lib;         /* the object's basename */
-	const char *name;
+	const char *name;        /* as shown: demangled under -C */
+	const char *symbol;      /* as the symbol table has it */
 	uint64_t addr, size;
 	int ifunc;               /* 0 no, 1 an IFUNC's implementation, 2 unresolved: addr is
 				  * its resolver */
@@ -85,6 +86,14 @@ struct image_symbol {
  * returns false. Returns how many it was called for. */
 typedef bool image_each_fn(void *ctx, const struct image_symbol *s);
 int image_each(struct image *img, const char *glob, image_each_fn *fn, void *ctx);
+
+/* Calls fn for every defined function that glob SPEC spec names: its NAME a glob over
+ * symbol names (and over demangled names when it is a C++ name, or under -C), in the
+ * objects its LIB selects (a glob over basenames, or a LIB as a plain SPEC has it; all
+ * without LIB). Returns how many, or -ENOENT with err (no object matches LIB, or no
+ * function matches, with close names). */
+int image_glob(struct image *img, const struct spec *spec, image_each_fn *fn, void *ctx,
+	       char *err, size_t errlen);
 
 /* Prints every defined function matching the glob, one per line: object, address, size,
  * name. Returns the number printed. */

@@ -574,7 +574,7 @@ int image_lookup_addr(struct image *img, uint64_t addr, struct resolved *out)
 
 struct listed {
 	uint64_t addr, size;
-	const char *name;
+	const char *name, *symbol;
 	int ifunc;  /* 0 no, 1 resolved, 2 unresolved (addr is the resolver) */
 	char *owned; /* name, when it is a demangled copy */
 };
@@ -588,7 +588,23 @@ static int cmp_listed(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-int image_each(struct image *img, const char *glob, image_each_fn *fn, void *ctx)
+/* Whether the object o is one a glob SPEC's LIB names: any with no LIB, else a basename
+ * (or path) that the LIB glob matches, or that the LIB names as a plain SPEC's would. */
+static bool lib_selected(const struct obj *o, const char *lib)
+{
+	if (!lib)
+		return true;
+	if (strchr(lib, '/'))
+		return !fnmatch(lib, o->path, 0);
+	if (!strcmp(lib, "exe"))
+		return o->is_exe;
+	return !fnmatch(lib, o->base, 0) || lib_name_matches(o->base, lib);
+}
+
+/* image_each, over the objects lib selects (NULL: all), matching demangled names too
+ * when cxx is set. */
+static int each(struct image *img, const char *glob, const char *lib, bool cxx,
+		image_each_fn *fn, void *ctx)
 {
 	int count = 0;
 
@@ -596,7 +612,7 @@ int image_each(struct image *img, const char *glob, image_each_fn *fn, void *ctx
 		glob = "*";
 	for (size_t i = 0; i < img->nobjs; i++) {
 		struct obj *o = &img->objs[i];
-		if (!o->has_elf || !o->ei.nsyms)
+		if (!o->has_elf || !o->ei.nsyms || !lib_selected(o, lib))
 			continue;
 		struct listed *v = malloc(o->ei.nsyms * sizeof(*v));
 		size_t n = 0;
@@ -605,15 +621,15 @@ int image_each(struct image *img, const char *glob, image_each_fn *fn, void *ctx
 		for (size_t k = 0; k < o->ei.nsyms; k++) {
 			const struct esym *s = &o->ei.syms[k];
 			/* Under -C the glob also matches the demangled name, which is listed. */
-			char *d = cxx_demangle_output() ? cxx_demangle(s->name) : NULL;
+			char *d = cxx ? cxx_demangle(s->name) : NULL;
 			if (fnmatch(glob, s->name, 0) &&
 			    (!d || (fnmatch(glob, d, 0) &&
 				    fnmatch(glob, cxx_skip_return_type(d), 0)))) {
 				free(d);
 				continue;
 			}
-			struct listed l = { o->bias + s->value, s->size, d ? d : s->name, 0,
-					    d };
+			struct listed l = { o->bias + s->value, s->size, d ? d : s->name, s->name,
+					    0, d };
 			uint64_t impl;
 			if (s->ifunc) {
 				l.ifunc = 2;
@@ -630,8 +646,8 @@ int image_each(struct image *img, const char *glob, image_each_fn *fn, void *ctx
 		qsort(v, n, sizeof(*v), cmp_listed);
 		bool more = true;
 		for (size_t k = 0; k < n && more; k++) {
-			struct image_symbol sym = { o->base, v[k].name, v[k].addr, v[k].size,
-						    v[k].ifunc };
+			struct image_symbol sym = { o->base, v[k].name, v[k].symbol, v[k].addr,
+						    v[k].size, v[k].ifunc };
 			count++;
 			more = fn(ctx, &sym);
 		}
@@ -642,6 +658,42 @@ int image_each(struct image *img, const char *glob, image_each_fn *fn, void *ctx
 			return count;
 	}
 	return count;
+}
+
+int image_each(struct image *img, const char *glob, image_each_fn *fn, void *ctx)
+{
+	return each(img, glob, NULL, cxx_demangle_output(), fn, ctx);
+}
+
+int image_glob(struct image *img, const struct spec *spec, image_each_fn *fn, void *ctx,
+	       char *err, size_t errlen)
+{
+	bool any_lib = !spec->lib;
+
+	for (size_t i = 0; i < img->nobjs && !any_lib; i++)
+		any_lib = lib_selected(&img->objs[i], spec->lib);
+	if (!any_lib) {
+		char objs[768];
+		list_objects(img, objs, sizeof(objs));
+		snprintf(err, errlen, "no loaded object matches '%s' (loaded: %s)", spec->lib,
+			 objs);
+		return -ENOENT;
+	}
+	bool cxx = cxx_is_source_name(spec->name) || cxx_demangle_output();
+	int n = each(img, spec->name, spec->lib, cxx, fn, ctx);
+	if (n == 0) {
+		snprintf(err, errlen, "no function matches '%s'%s%s", spec->name,
+			 spec->lib ? " in " : " in any loaded object",
+			 spec->lib ? spec->lib : "");
+		/* Close names of what comes before the first wildcard. */
+		char prefix[128];
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)strcspn(spec->name, "*?["),
+			 spec->name);
+		if (strlen(prefix) >= 3 && !cxx_is_source_name(prefix))
+			suggest(img, NULL, prefix, err, errlen);
+		return -ENOENT;
+	}
+	return n;
 }
 
 static bool print_symbol(void *ctx, const struct image_symbol *s)

@@ -811,6 +811,7 @@ def test_bad_requests(procs, tmp_path):
                 '{"id":%d,"op":"hook","pid":' + str(tg.pid) + ',"spec":5}',
                 '{"id":%d,"op":"hook","pid":' + str(tg.pid) + ',"spec":""}',
                 '{"id":%d,"op":"hook","pid":-5,"spec":"' + EXE_FN + '"}',
+                '{"id":%d,"op":"hook","pid":' + str(tg.pid) + ',"spec":"counter_*"}',
                 '{"id":%d,"op":"hook","pid":' + str(tg.pid) + ',"spec":"' + LIB_FN +
                 '","keep":"yes"}',
                 '{"id":%d,"op":"hook","pid":' + str(tg.pid) + ',"spec":"' + LIB_FN +

@@ -81,6 +81,33 @@ static bool str_eq(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
+/* Which SPEC parts are globs: wildcards outside a C++ parameter list, not operators. */
+static const struct {
+	const char *part;
+	bool glob;
+} glob_cases[] = {
+	{ "str*", true }, { "sqlite3_?tep", true }, { "[a-c]alloc", true }, { "*", true },
+	{ "malloc", false }, { "ns::shape::*", true }, { "ns::f(char*)", false },
+	{ "ns::v::operator*(int)", false }, { "ns::v::operator[](long)", false },
+	{ "ns::v::operator*=", false }, { "ns::*::f(char*)", true }, { "libstdc++", false },
+};
+
+static void test_spec_glob(void)
+{
+	for (size_t i = 0; i < sizeof(glob_cases) / sizeof(glob_cases[0]); i++)
+		CHECK(spec_is_glob(glob_cases[i].part) == glob_cases[i].glob, "'%s': glob %d",
+		      glob_cases[i].part, !glob_cases[i].glob);
+	struct spec s;
+	char err[256];
+	CHECK(spec_parse("*:SSL_*", &s, err, sizeof(err)) == 0 && s.glob && !strcmp(s.lib, "*"),
+	      "*:SSL_* %s", err);
+	spec_free(&s);
+	CHECK(spec_parse("libssl*:SSL_read", &s, err, sizeof(err)) == 0 && s.glob, "LIB glob");
+	spec_free(&s);
+	CHECK(spec_parse("libc:malloc", &s, err, sizeof(err)) == 0 && !s.glob, "no glob");
+	spec_free(&s);
+}
+
 static void test_spec_parse(void)
 {
 	for (size_t i = 0; i < sizeof(spec_cases) / sizeof(spec_cases[0]); i++) {
@@ -386,6 +413,7 @@ static void test_image(void)
 int main(void)
 {
 	test_spec_parse();
+	test_spec_glob();
 	test_lib_match();
 	CHECK(symtest_target(1) == 4 && symtest_static(0) == 0x5a && strlen_ptr("ab") == 2,
 	      "sanity");
