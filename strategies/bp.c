@@ -9,11 +9,14 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ptrace.h>
 
 #include "tracer/arch.h"
 #include "tracer/mem.h"
 
-size_t bp_read_code(pid_t pid, uint64_t addr, uint8_t *buf, size_t max)
+/* Up to max bytes at addr in pid, fewer when the mapping ends sooner; how many (0 when
+ * none could be read). */
+static size_t read_code(pid_t pid, uint64_t addr, uint8_t *buf, size_t max)
 {
 	while (max > 0) {
 		if (mem_read(pid, addr, buf, max) == 0)
@@ -28,13 +31,31 @@ size_t bp_read_code(pid_t pid, uint64_t addr, uint8_t *buf, size_t max)
 	return 0;
 }
 
-int bp_check_free(const struct hook *h, const uint8_t *code, char *err, size_t errlen)
+int bp_read_entry(struct session *s, const struct hook *h, uint8_t *code, size_t max,
+		  char *err, size_t errlen)
 {
-	if (memcmp(code, arch_bp_insn, arch_bp_len))
-		return 0;
-	snprintf(err, errlen, "0x%" PRIx64 " already holds a breakpoint instruction "
-		 "(padding, or another debugger's breakpoint)", h->addr);
-	return -EBUSY;
+	size_t n = read_code(s->pid, h->addr, code, max);
+
+	if (n < arch_bp_len) {
+		snprintf(err, errlen, "cannot read code at 0x%" PRIx64 " in pid %d", h->addr,
+			 (int)s->pid);
+		return -EFAULT;
+	}
+	if (!memcmp(code, arch_bp_insn, arch_bp_len)) {
+		snprintf(err, errlen, "0x%" PRIx64 " already holds a breakpoint instruction "
+			 "(padding, or another debugger's breakpoint)", h->addr);
+		return -EBUSY;
+	}
+	return (int)n;
+}
+
+bool bp_trap_is_bp(pid_t tid)
+{
+	siginfo_t si;
+
+	if (ptrace(PTRACE_GETSIGINFO, tid, NULL, &si) < 0)
+		return false;
+	return arch_trap_is_bp(&si);
 }
 
 int bp_install(struct session *s, struct hook *h)

@@ -7,6 +7,7 @@
 #ifndef MHOOK_STRATEGIES_BP_H
 #define MHOOK_STRATEGIES_BP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -15,12 +16,16 @@
 
 struct strategy_ops;
 
-/* Reads up to max bytes at addr in pid, fewer when the mapping ends sooner; returns how
- * many (0 when none could be read). */
-size_t bp_read_code(pid_t pid, uint64_t addr, uint8_t *buf, size_t max);
+/* Reads up to max bytes of h's entry into code, fewer when the mapping ends sooner, and
+ * refuses an entry that cannot be read or already holds a breakpoint instruction.
+ * Returns how many bytes (at least arch_bp_len), or a negative errno with err set. */
+int bp_read_entry(struct session *s, const struct hook *h, uint8_t *code, size_t max,
+		  char *err, size_t errlen);
 
-/* Refuses an entry that already holds a breakpoint instruction (0 or -EBUSY, err set). */
-int bp_check_free(const struct hook *h, const uint8_t *code, char *err, size_t errlen);
+/* Whether stopped tid's SIGTRAP comes from a breakpoint instruction, not kill() or
+ * raise(): what tells our trap from the target's own when the PC alone cannot (a thread
+ * that has just run a one-byte instruction sits where a breakpoint trap leaves it). */
+bool bp_trap_is_bp(pid_t tid);
 
 /* Writes the breakpoint at h's entry if the bytes there are still h->orig, and marks it
  * armed. Idempotent. 0 or a negative errno (-EAGAIN: the code changed since prepare). */

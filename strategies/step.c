@@ -21,11 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ptrace.h>
 
 #include "strategies/bp.h"
 #include "strategies/strategy.h"
-#include "tracer/debug.h"
 #include "tracer/mem.h"
 #include "tracer/services.h"
 #include "tracer/sigstate.h"
@@ -42,18 +40,12 @@ struct step_hook {
 static int step_prepare(struct session *s, struct hook *h, char *err, size_t errlen)
 {
 	uint8_t code[STEP_READ_MAX];
-	size_t n = bp_read_code(s->pid, h->addr, code, sizeof(code));
+	int n = bp_read_entry(s, h, code, sizeof(code), err, errlen);
 	struct step_hook *sh;
-	int rc, len;
 
-	if (n < arch_bp_len) {
-		snprintf(err, errlen, "cannot read code at 0x%" PRIx64 " in pid %d", h->addr,
-			 (int)s->pid);
-		return -EFAULT;
-	}
-	if ((rc = bp_check_free(h, code, err, errlen)) < 0)
-		return rc;
-	len = arch_insn_len(code, n);
+	if (n < 0)
+		return n;
+	int len = arch_insn_len(code, (size_t)n);
 	if (len <= 0) {
 		snprintf(err, errlen, "the instruction at 0x%" PRIx64 " (%s) does not decode",
 			 h->addr, h->func);
@@ -81,14 +73,13 @@ static struct hook *step_on_trap(struct session *s, struct thread *t, struct arc
 	uint64_t addr = arch_pc(regs) - arch_bp_pc_adjust;
 	struct hook *h = session_hook_at(s, addr);
 	const struct step_hook *sh;
-	siginfo_t si;
 
 	if (!h || h->ops != &step_ops || !h->armed || !(sh = h->priv) || addr != h->addr)
 		return NULL;
 	/* A thread that has just stepped a one-byte instruction sits where a breakpoint
 	 * trap leaves the PC: only the siginfo tells a kill() there from our trap. */
 	if (arch_bp_pc_adjust && (uint64_t)sh->insn_len == arch_bp_pc_adjust &&
-	    (ptrace(PTRACE_GETSIGINFO, t->tid, NULL, &si) < 0 || !arch_trap_is_bp(&si)))
+	    !bp_trap_is_bp(t->tid))
 		return NULL;
 	arch_set_pc(regs, addr); /* reports see the entry, and the thread goes back there */
 	*resume_pc = addr;

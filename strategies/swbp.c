@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ptrace.h>
 
 #include "strategies/bp.h"
 #include "strategies/strategy.h"
@@ -35,17 +34,12 @@ struct swbp_hook {
 static int swbp_prepare(struct session *s, struct hook *h, char *err, size_t errlen)
 {
 	uint8_t code[SWBP_READ_MAX], out[SWBP_SLOT_SIZE];
-	size_t n = bp_read_code(s->pid, h->addr, code, sizeof(code));
+	int rc = bp_read_entry(s, h, code, sizeof(code), err, errlen);
 	struct swbp_hook *sh;
-	int rc;
 
-	if (n < arch_bp_len) {
-		snprintf(err, errlen, "cannot read code at 0x%" PRIx64 " in pid %d", h->addr,
-			 (int)s->pid);
-		return -EFAULT;
-	}
-	if ((rc = bp_check_free(h, code, err, errlen)) < 0)
+	if (rc < 0)
 		return rc;
+	size_t n = (size_t)rc;
 	sh = calloc(1, sizeof(*sh));
 	if (!sh)
 		return -ENOMEM;
@@ -82,19 +76,6 @@ static void swbp_unprepare(struct session *s, struct hook *h)
 		scratch_free(s, sh->slot, SWBP_SLOT_SIZE);
 }
 
-/* Tells our breakpoint from the target's own SIGTRAP when the PC alone cannot: only when
- * the displaced instruction is as long as the PC adjustment can a thread legitimately sit
- * at entry+adjust (coming back from its out-of-line slot). The siginfo tells: a
- * breakpoint's is the kernel's, a kill() or raise() carries a user code. */
-static bool trap_is_bp(pid_t tid)
-{
-	siginfo_t si;
-
-	if (ptrace(PTRACE_GETSIGINFO, tid, NULL, &si) < 0)
-		return false;
-	return arch_trap_is_bp(&si);
-}
-
 bool swbp_internal_trap(struct session *s, struct thread *t, struct hook *h,
 			struct arch_regs *regs, uint64_t *resume_pc)
 {
@@ -104,7 +85,9 @@ bool swbp_internal_trap(struct session *s, struct thread *t, struct hook *h,
 	(void)s;
 	if (!h->armed || !sh || addr != h->addr)
 		return false;
-	if (arch_bp_pc_adjust && sh->rr.src_len == arch_bp_pc_adjust && !trap_is_bp(t->tid))
+	/* Only when the displaced instruction is as long as the PC adjustment can a thread
+	 * legitimately sit at entry+adjust (back from its out-of-line slot). */
+	if (arch_bp_pc_adjust && sh->rr.src_len == arch_bp_pc_adjust && !bp_trap_is_bp(t->tid))
 		return false;
 	*resume_pc = sh->slot;
 	arch_set_pc(regs, addr); /* so that reports see the entry, not what follows it */

@@ -30,6 +30,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
 from bench import MHOOKD, PIN, REPEAT, RTT, TARGET, calibrate, die, field, run  # noqa: E402
 
 LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
@@ -37,7 +38,8 @@ HOOKS = 1000
 
 
 def rtt_ns(n):
-    return float(field(run(PIN + [RTT, str(n)]).stdout, "rtt_ns"))
+    """The pinned round trip: bench.py's."""
+    return bench.rtt_ns(n, True)
 
 
 def unhooked_ns():

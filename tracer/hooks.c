@@ -40,19 +40,17 @@ bool hooks_hides_exec(void *session, uint64_t start, uint64_t end)
 	return false;
 }
 
-/* Runs an IFUNC resolver in a thread that can run code now: stopped at a signal or an
- * interrupt, not inside a syscall event, not in group-stop, not a vfork child. */
+/* Runs an IFUNC resolver in a thread that can run code now: session_any_stopped's first
+ * choice, when it is one stopped at a signal or an interrupt (not inside a syscall
+ * event, not in group-stop, not a vfork child or parent). */
 static int call_resolver(void *ctx, uint64_t fn, uint64_t *result, char *err, size_t errlen)
 {
 	static const long no_args[6];
 	struct session *s = ctx;
+	struct thread *t = session_any_stopped(s);
 
-	for (int i = 0; i < s->nthreads; i++) {
-		struct thread *t = &s->threads[i];
-		if (t->state == THREAD_STOPPED && !t->exiting && !t->shadow &&
-		    !t->in_syscall_stop && !t->listen)
-			return remote_call(s, t, fn, no_args, result, err, errlen);
-	}
+	if (t && !t->shadow && !t->in_syscall_stop && !t->listen && !t->vfork_child)
+		return remote_call(s, t, fn, no_args, result, err, errlen);
 	snprintf(err, errlen, "no thread of pid %d can run it now", (int)s->pid);
 	return -EAGAIN;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tracer/demangle.h"
 #include "tracer/spec.h"
 
 /* Parses a whole string as an unsigned number: 0x hex always, plain decimal only when
@@ -71,7 +72,7 @@ int spec_parse(const char *text, struct spec *out, char *err, size_t errlen)
 
 	/* A demangled C++ name has blanks of its own ("std::vector<int, std::allocator<int>
 	 * >", "int const&"); nothing else may. */
-	bool cxx = strchr(text, '(') || strstr(text, "::");
+	bool cxx = cxx_is_source_name(text);
 	for (const char *p = text; *p; p++)
 		if ((isspace((unsigned char)*p) && !(cxx && *p == ' ')) ||
 		    iscntrl((unsigned char)*p))
